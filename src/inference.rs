@@ -1,0 +1,294 @@
+//! The restorer: owns a compute device and the trained generator; turns face crops into
+//! restored faces plus the estimated prior features and their CA channel weights.
+
+use std::path::Path;
+
+use burn::prelude::*;
+use image::RgbImage;
+
+use crate::model::Generator;
+use crate::model::blocks::ChannelAttention;
+use crate::weights::{self, WeightsError, WeightsInfo};
+
+/// Which compute backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendChoice {
+    /// A hardware GPU through wgpu if there is one, else the CPU.
+    #[default]
+    Auto,
+    /// wgpu on a hardware GPU (falls back to the CPU, with a notice, if there is none).
+    Gpu,
+    /// The flex CPU backend.
+    Cpu,
+}
+
+/// A chosen device and a one-line description of it.
+#[derive(Debug, Clone)]
+pub struct ComputeDevice {
+    /// The Burn device.
+    pub device: Device,
+    /// E.g. "GPU: NVIDIA RTX 4070 (Vulkan)" or "CPU (flex)".
+    pub description: String,
+    /// Whether it is a hardware GPU.
+    pub is_gpu: bool,
+    /// Why the CPU was chosen when a GPU was asked for (for a notice).
+    pub notice: Option<String>,
+}
+
+/// The first hardware (non-software) wgpu adapter: its Burn device kind and description.
+pub fn hardware_gpu() -> Option<(burn::tensor::DeviceKind, String)> {
+    use eframe::wgpu;
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapters = pollster_block(instance.enumerate_adapters(wgpu::Backends::all()));
+    let mut counts = [0usize; 3];
+    for adapter in adapters {
+        let info = adapter.get_info();
+        let slot = match info.device_type {
+            wgpu::DeviceType::DiscreteGpu => 0,
+            wgpu::DeviceType::IntegratedGpu => 1,
+            wgpu::DeviceType::VirtualGpu => 2,
+            _ => continue, // software adapters (lavapipe, WARP) count as no GPU
+        };
+        let index = counts[slot];
+        counts[slot] += 1;
+        if index == 0 {
+            let kind = match slot {
+                0 => burn::tensor::DeviceKind::DiscreteGpu(0),
+                1 => burn::tensor::DeviceKind::IntegratedGpu(0),
+                _ => burn::tensor::DeviceKind::VirtualGpu(0),
+            };
+            return Some((kind, format!("GPU: {} ({:?})", info.name, info.backend)));
+        }
+    }
+    None
+}
+
+fn pollster_block<F: std::future::Future>(f: F) -> F::Output {
+    // enumerate_adapters is async on some wgpu versions; a trivial executor is enough.
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: std::sync::Arc<Self>) {}
+    }
+    let waker = Waker::from(std::sync::Arc::new(Noop));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Pick the device for `choice`.
+pub fn select_device(choice: BackendChoice) -> ComputeDevice {
+    let cpu = |notice: Option<String>| ComputeDevice {
+        device: Device::flex(),
+        description: "CPU (flex)".into(),
+        is_gpu: false,
+        notice,
+    };
+    match choice {
+        BackendChoice::Cpu => cpu(None),
+        BackendChoice::Auto | BackendChoice::Gpu => match hardware_gpu() {
+            Some((kind, description)) => ComputeDevice {
+                device: Device::wgpu(kind),
+                description,
+                is_gpu: true,
+                notice: None,
+            },
+            None => cpu(Some(
+                "no hardware GPU found (software adapters such as lavapipe are slower than the \
+                 CPU backend): running on the CPU"
+                    .into(),
+            )),
+        },
+    }
+}
+
+/// Estimated prior features of one face, for the inspector.
+#[derive(Debug, Clone)]
+pub struct PriorMaps {
+    /// Level i+1 (P̂1..P̂3).
+    pub level: usize,
+    /// Channels.
+    pub channels: usize,
+    /// Height and width.
+    pub size: [usize; 2],
+    /// `[C, H, W]` row-major values.
+    pub values: Vec<f32>,
+    /// CA weight of each channel in (0, 1), if the weights carry CA modules.
+    pub channel_weights: Option<Vec<f32>>,
+}
+
+/// One restored face.
+#[derive(Debug, Clone)]
+pub struct RestoredFace {
+    /// The restored crop, same size as the input crop.
+    pub image: RgbImage,
+    /// P̂1..P̂3 (empty for a model without a prior stream).
+    pub priors: Vec<PriorMaps>,
+}
+
+/// Owns the device and the generator.
+pub struct Restorer {
+    generator: Generator,
+    attention: Vec<ChannelAttention>,
+    info: WeightsInfo,
+    device: Device,
+}
+
+impl Restorer {
+    /// Load weights from `path` onto `device`.
+    pub fn load(path: &Path, device: &Device) -> Result<Self, WeightsError> {
+        let loaded = weights::load(path, device)?;
+        Ok(Self {
+            generator: loaded.modules.generator,
+            attention: loaded.modules.attention,
+            info: loaded.info,
+            device: device.clone(),
+        })
+    }
+
+    /// Wrap an in-memory generator (e.g. during training).
+    pub fn from_parts(
+        generator: Generator,
+        attention: Vec<ChannelAttention>,
+        info: WeightsInfo,
+        device: &Device,
+    ) -> Self {
+        Self {
+            generator,
+            attention,
+            info,
+            device: device.clone(),
+        }
+    }
+
+    /// Metadata of the loaded weights.
+    pub fn info(&self) -> &WeightsInfo {
+        &self.info
+    }
+
+    /// Whether the weights were trained at all.
+    pub fn is_trained(&self) -> bool {
+        self.info.trained_steps > 0
+    }
+
+    /// The device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Restore one face crop of any size (padded by edge replication to a multiple of 4 and
+    /// cropped back).
+    pub fn restore(&self, face: &RgbImage) -> RestoredFace {
+        self.restore_batch(std::slice::from_ref(face))
+            .pop()
+            .expect("one face in, one face out")
+    }
+
+    /// Restore several face crops; crops of the same size run as one batch.
+    pub fn restore_batch(&self, faces: &[RgbImage]) -> Vec<RestoredFace> {
+        let mut out: Vec<Option<RestoredFace>> = vec![None; faces.len()];
+        let mut groups: Vec<((u32, u32), Vec<usize>)> = Vec::new();
+        for (i, f) in faces.iter().enumerate() {
+            let key = f.dimensions();
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(i),
+                None => groups.push((key, vec![i])),
+            }
+        }
+        for ((w, h), indices) in groups {
+            let (w, h) = (w as usize, h as usize);
+            let (pw, ph) = (w.div_ceil(4) * 4, h.div_ceil(4) * 4);
+            let mut data = Vec::with_capacity(indices.len() * 3 * pw * ph);
+            for &i in &indices {
+                data.extend(to_signed_chw_padded(&faces[i], pw, ph));
+            }
+            let input = Tensor::<4>::from_data(
+                TensorData::new(data, [indices.len(), 3, ph, pw]),
+                &self.device,
+            );
+            let result = self.generator.forward(input);
+            let images: Vec<f32> = result
+                .image
+                .into_data()
+                .try_to_vec()
+                .expect("generator output is f32");
+            let weights: Vec<Option<Vec<f32>>> = match self.attention.len() {
+                3 => result
+                    .priors
+                    .iter()
+                    .zip(&self.attention)
+                    .map(|(p, ca)| ca.weights(p.clone()).into_data().try_to_vec::<f32>().ok())
+                    .collect(),
+                _ => vec![None; result.priors.len()],
+            };
+            let priors: Vec<(usize, usize, usize, Vec<f32>)> = result
+                .priors
+                .into_iter()
+                .map(|p| {
+                    let [_, c, hh, ww] = p.dims();
+                    (c, hh, ww, p.into_data().try_to_vec::<f32>().unwrap_or_default())
+                })
+                .collect();
+            for (k, &i) in indices.iter().enumerate() {
+                let plane = 3 * pw * ph;
+                let image = from_signed_chw_cropped(&images[k * plane..(k + 1) * plane], pw, ph, w, h);
+                let maps = priors
+                    .iter()
+                    .enumerate()
+                    .map(|(level, (c, hh, ww, v))| {
+                        let n = c * hh * ww;
+                        PriorMaps {
+                            level: level + 1,
+                            channels: *c,
+                            size: [*hh, *ww],
+                            values: v[k * n..(k + 1) * n].to_vec(),
+                            channel_weights: weights[level]
+                                .as_ref()
+                                .map(|w| w[k * c..(k + 1) * c].to_vec()),
+                        }
+                    })
+                    .collect();
+                out[i] = Some(RestoredFace {
+                    image,
+                    priors: maps,
+                });
+            }
+        }
+        out.into_iter().map(|f| f.expect("every face restored")).collect()
+    }
+}
+
+/// RGB8 → CHW in [-1, 1], padded to `pw`×`ph` by repeating the last row/column.
+pub fn to_signed_chw_padded(img: &RgbImage, pw: usize, ph: usize) -> Vec<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let mut out = vec![0.0; 3 * pw * ph];
+    for y in 0..ph {
+        let sy = y.min(h - 1);
+        for x in 0..pw {
+            let sx = x.min(w - 1);
+            let p = img.get_pixel(sx as u32, sy as u32).0;
+            for c in 0..3 {
+                out[c * pw * ph + y * pw + x] = p[c] as f32 / 127.5 - 1.0;
+            }
+        }
+    }
+    out
+}
+
+/// CHW in [-1, 1] of size `pw`×`ph` → RGB8 of the top-left `w`×`h`.
+pub fn from_signed_chw_cropped(chw: &[f32], pw: usize, ph: usize, w: usize, h: usize) -> RgbImage {
+    RgbImage::from_fn(w as u32, h as u32, |x, y| {
+        let (x, y) = (x as usize, y as usize);
+        let v = |c: usize| {
+            let s = chw[c * pw * ph + y * pw + x];
+            ((s + 1.0) * 127.5).round().clamp(0.0, 255.0) as u8
+        };
+        image::Rgb([v(0), v(1), v(2)])
+    })
+}

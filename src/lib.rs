@@ -1,0 +1,9 @@
+//! face-deblur: restore blurred faces in photos with DFPGnet
+//! ("Deep Feature Prior Guided Face Deblurring", Jung, Lee & Heo, WACV 2022) on Burn.
+
+pub mod fsutil;
+pub mod inference;
+pub mod model;
+pub mod pipeline;
+pub mod train;
+pub mod weights;

@@ -1,0 +1,194 @@
+//! Building blocks shared by the generator and the discriminator: residual blocks with
+//! squeeze-excitation, residual groups, the spatial feature transforms (SFT, SSFT) and the
+//! channel-attention module.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::prelude::*;
+use burn::tensor::activation::{leaky_relu, relu, sigmoid};
+use burn::tensor::module::adaptive_avg_pool2d;
+
+/// Slope of every LeakyReLU in the generator.
+pub const LEAKY_SLOPE: f64 = 0.2;
+
+/// A 3×3 convolution with padding 1 (size-preserving).
+pub fn conv3x3(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([channels_in, channels_out], [3, 3])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init(device)
+}
+
+/// A 1×1 convolution.
+pub fn conv1x1(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([channels_in, channels_out], [1, 1]).init(device)
+}
+
+/// A 4×4 stride-2 convolution with padding 1 (halves the spatial size).
+pub fn conv_down(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([channels_in, channels_out], [4, 4])
+        .with_stride([2, 2])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .init(device)
+}
+
+/// Channel attention (squeeze-excitation, Hu et al. 2018): global average pool → 1×1 conv
+/// C→C/r → ReLU → 1×1 conv C/r→C → sigmoid gives one weight in (0, 1) per channel.
+///
+/// Used inside every [`ResBlock`] and, on its own, as the CA modules of the channel-attention
+/// feature discriminator (paper §3.4, eq. 4), whose weights rank the prior channels.
+#[derive(Module, Debug)]
+pub struct ChannelAttention {
+    squeeze: Conv2d,
+    excite: Conv2d,
+}
+
+impl ChannelAttention {
+    /// A CA module for `channels` channels with reduction `reduction` (at least 1 hidden unit).
+    pub fn new(channels: usize, reduction: usize, device: &Device) -> Self {
+        let hidden = (channels / reduction.max(1)).max(1);
+        Self {
+            squeeze: conv1x1(channels, hidden, device),
+            excite: conv1x1(hidden, channels, device),
+        }
+    }
+
+    /// Per-channel weights in (0, 1): `[batch, C, H, W]` → `[batch, C, 1, 1]`.
+    pub fn weights(&self, x: Tensor<4>) -> Tensor<4> {
+        let pooled = adaptive_avg_pool2d(x, [1, 1]); // [B, C, 1, 1]
+        let hidden = relu(self.squeeze.forward(pooled)); // [B, C/r, 1, 1]
+        sigmoid(self.excite.forward(hidden)) // [B, C, 1, 1]
+    }
+
+    /// The input scaled channel by channel by its own weights: `x ⊗ CA(x)`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let w = self.weights(x.clone());
+        x * w
+    }
+}
+
+/// Residual block: conv3×3 → LeakyReLU(0.2) → conv3×3 → squeeze-excitation → + input.
+/// No normalisation (as in RCAN-style restoration nets and SAPPGAN's DFPGNet_G).
+#[derive(Module, Debug)]
+pub struct ResBlock {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    attention: ChannelAttention,
+}
+
+impl ResBlock {
+    /// A block of `channels` channels; the SE reduction is 16 (at least one hidden unit).
+    pub fn new(channels: usize, device: &Device) -> Self {
+        Self {
+            conv1: conv3x3(channels, channels, device),
+            conv2: conv3x3(channels, channels, device),
+            attention: ChannelAttention::new(channels, 16, device),
+        }
+    }
+
+    /// `[B, C, H, W]` → `[B, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = leaky_relu(self.conv1.forward(x.clone()), LEAKY_SLOPE);
+        let y = self.conv2.forward(y);
+        self.attention.forward(y) + x
+    }
+}
+
+/// A group of [`ResBlock`]s followed by a 3×3 conv, with an outer skip connection.
+#[derive(Module, Debug)]
+pub struct ResGroup {
+    blocks: Vec<ResBlock>,
+    tail: Conv2d,
+}
+
+impl ResGroup {
+    /// `blocks` residual blocks of `channels` channels.
+    pub fn new(channels: usize, blocks: usize, device: &Device) -> Self {
+        Self {
+            blocks: (0..blocks).map(|_| ResBlock::new(channels, device)).collect(),
+            tail: conv3x3(channels, channels, device),
+        }
+    }
+
+    /// `[B, C, H, W]` → `[B, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut y = x.clone();
+        for block in &self.blocks {
+            y = block.forward(y);
+        }
+        self.tail.forward(y) + x
+    }
+}
+
+/// Spatial feature transform (paper §3.3, eq. 2; Wang et al. 2018): a condition tensor is
+/// mapped to per-pixel scale α and shift β for the features it modulates,
+/// `SFT(D | α, β) = α ⊗ D + β`.
+///
+/// α is parameterised as `1 + a`, so a freshly initialised transform starts near the identity.
+#[derive(Module, Debug)]
+pub struct Sft {
+    scale0: Conv2d,
+    scale1: Conv2d,
+    shift0: Conv2d,
+    shift1: Conv2d,
+}
+
+impl Sft {
+    /// Maps a condition of `condition_channels` to α, β of `feature_channels`, through a hidden
+    /// layer of `hidden` channels (3×3 then 1×1 convs).
+    pub fn new(
+        condition_channels: usize,
+        feature_channels: usize,
+        hidden: usize,
+        device: &Device,
+    ) -> Self {
+        Self {
+            scale0: conv3x3(condition_channels, hidden, device),
+            scale1: conv1x1(hidden, feature_channels, device),
+            shift0: conv3x3(condition_channels, hidden, device),
+            shift1: conv1x1(hidden, feature_channels, device),
+        }
+    }
+
+    /// `(α, β) = F(condition)`, each `[B, C_feature, H, W]`.
+    pub fn params(&self, condition: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+        let a = leaky_relu(self.scale0.forward(condition.clone()), 0.1);
+        let scale = self.scale1.forward(a).add_scalar(1.0);
+        let b = leaky_relu(self.shift0.forward(condition), 0.1);
+        let shift = self.shift1.forward(b);
+        (scale, shift)
+    }
+
+    /// `α ⊗ features + β` with `(α, β)` computed from `condition` (same spatial size).
+    pub fn forward(&self, features: Tensor<4>, condition: Tensor<4>) -> Tensor<4> {
+        let (scale, shift) = self.params(condition);
+        features * scale + shift
+    }
+
+    /// Self-SFT (paper §3.2, eq. 1): the scale and shift come from the input itself.
+    pub fn forward_self(&self, features: Tensor<4>) -> Tensor<4> {
+        self.forward(features.clone(), features)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_keep_shape_and_ca_weights_are_in_unit_interval() {
+        let device = Device::flex();
+        let x = Tensor::<4>::random([2, 8, 6, 6], burn::tensor::Distribution::Default, &device);
+        let block = ResBlock::new(8, &device);
+        assert_eq!(block.forward(x.clone()).dims(), [2, 8, 6, 6]);
+        let group = ResGroup::new(8, 2, &device);
+        assert_eq!(group.forward(x.clone()).dims(), [2, 8, 6, 6]);
+        let ca = ChannelAttention::new(8, 4, &device);
+        let w = ca.weights(x.clone());
+        assert_eq!(w.dims(), [2, 8, 1, 1]);
+        let w: Vec<f32> = w.into_data().try_to_vec().unwrap();
+        assert!(w.iter().all(|&v| v > 0.0 && v < 1.0));
+        let sft = Sft::new(4, 8, 6, &device);
+        let cond = Tensor::<4>::zeros([2, 4, 6, 6], &device);
+        assert_eq!(sft.forward(x, cond).dims(), [2, 8, 6, 6]);
+    }
+}

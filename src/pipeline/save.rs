@@ -1,0 +1,351 @@
+//! Saving a processed photo: same channel layout and bit depth as the input where the format
+//! allows, unchanged pixels restored at full precision, EXIF (Orientation reset to 1) and ICC
+//! kept, written atomically next to the destination and never over the input.
+//!
+//! What each output format keeps:
+//!
+//! | format | EXIF | ICC | alpha | 16-bit |
+//! |---|---|---|---|---|
+//! | PNG  | yes (eXIf) | yes (iCCP) | yes | yes |
+//! | JPEG (quality 95) | yes (APP1) | yes (APP2) | dropped | reduced to 8-bit |
+//! | WebP (lossless) | yes (EXIF chunk) | yes (ICCP chunk) | yes | reduced to 8-bit |
+//! | TIFF | dropped | yes | yes | yes |
+//! | BMP  | dropped | dropped | yes | reduced to 8-bit |
+//!
+//! XMP and IPTC blocks are not carried over. Anything dropped is reported with `tracing::warn!`.
+
+use std::fs::{self, OpenOptions};
+use std::io::{Cursor, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use image::codecs::{
+    bmp::BmpEncoder, jpeg::JpegEncoder, png::PngEncoder, tiff::TiffEncoder, webp::WebPEncoder,
+};
+use image::{DynamicImage, ImageBuffer, ImageEncoder, ImageFormat, Pixel, RgbImage};
+
+use super::io::{Photo, PhotoError};
+use super::metadata::{icc_color_space, reset_exif_orientation};
+
+/// JPEG quality used when saving.
+pub const JPEG_QUALITY: u8 = 95;
+/// Largest EXIF blob that fits in one JPEG APP1 segment (65535 − length − `Exif\0\0`).
+const JPEG_MAX_EXIF: usize = 65_535 - 2 - 6;
+
+/// Output format chosen from the file extension of the destination.
+#[must_use]
+pub fn output_format(path: &Path) -> Option<ImageFormat> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "png" => Some(ImageFormat::Png),
+        "jpg" | "jpeg" => Some(ImageFormat::Jpeg),
+        "webp" => Some(ImageFormat::WebP),
+        "tif" | "tiff" => Some(ImageFormat::Tiff),
+        "bmp" => Some(ImageFormat::Bmp),
+        _ => None,
+    }
+}
+
+/// Saves `rgb_u8` (the processed, upright pixels of `photo`) to `out_path`.
+///
+/// The format follows the extension (png, jpg/jpeg, webp, tif/tiff, bmp). Pixels equal to
+/// `photo.rgb_u8` are written from the full-precision original, so everything the pipeline did
+/// not touch keeps its bit depth, grey layout and alpha; changed pixels are converted to the
+/// original layout and keep the original alpha. EXIF is kept with Orientation reset to 1 (the
+/// rotation is in the pixels now) and the ICC profile is kept when it matches the written
+/// colour space (a CMYK profile never goes on RGB output). See the module docs for the table.
+///
+/// The file is written to a temporary file in the same directory and renamed into place.
+/// Refuses to write over the input photo.
+pub fn save_photo(
+    photo: &Photo,
+    rgb_u8: &RgbImage,
+    out_path: impl AsRef<Path>,
+) -> Result<(), PhotoError> {
+    let out_path = out_path.as_ref();
+    let path = || out_path.to_path_buf();
+    if rgb_u8.dimensions() != photo.rgb_u8.dimensions() {
+        return Err(PhotoError::SizeMismatch {
+            path: path(),
+            width: photo.width(),
+            height: photo.height(),
+            actual_width: rgb_u8.width(),
+            actual_height: rgb_u8.height(),
+        });
+    }
+    let format = output_format(out_path).ok_or_else(|| PhotoError::Unsupported {
+        path: path(),
+        reason: "unknown output extension; use .png, .jpg, .jpeg, .webp, .tif, .tiff or .bmp"
+            .into(),
+    })?;
+    if is_same_file(&photo.path, out_path) {
+        return Err(PhotoError::WouldOverwriteInput { path: path() });
+    }
+
+    let merged = merge_with_original(photo, rgb_u8);
+    let image = to_format_layout(merged, format, out_path);
+    let icc = compatible_icc(photo.icc.as_deref(), &image, out_path);
+    let exif = photo.exif.clone().map(|mut exif| {
+        reset_exif_orientation(&mut exif);
+        exif
+    });
+    let bytes = encode(&image, format, icc, exif, out_path).map_err(|e| PhotoError::Encode {
+        path: path(),
+        reason: e.to_string(),
+    })?;
+    write_atomically(out_path, &bytes).map_err(|source| PhotoError::Io {
+        path: path(),
+        source,
+    })
+}
+
+/// Rebuilds the image in the original layout: unchanged pixels from the original, changed
+/// ones converted from `rgb_u8` with the original alpha.
+fn merge_with_original(photo: &Photo, rgb_u8: &RgbImage) -> DynamicImage {
+    let Some(original) = photo.original() else {
+        return DynamicImage::ImageRgb8(rgb_u8.clone());
+    };
+    let before = &photo.rgb_u8;
+    let after = DynamicImage::ImageRgb8(rgb_u8.clone());
+    match original {
+        DynamicImage::ImageLuma8(o) => {
+            DynamicImage::ImageLuma8(merge(o, after.to_luma8(), before, rgb_u8))
+        }
+        DynamicImage::ImageLumaA8(o) => {
+            DynamicImage::ImageLumaA8(merge(o, after.to_luma_alpha8(), before, rgb_u8))
+        }
+        DynamicImage::ImageRgba8(o) => {
+            DynamicImage::ImageRgba8(merge(o, after.to_rgba8(), before, rgb_u8))
+        }
+        DynamicImage::ImageLuma16(o) => {
+            DynamicImage::ImageLuma16(merge(o, after.to_luma16(), before, rgb_u8))
+        }
+        DynamicImage::ImageLumaA16(o) => {
+            DynamicImage::ImageLumaA16(merge(o, after.to_luma_alpha16(), before, rgb_u8))
+        }
+        DynamicImage::ImageRgb16(o) => {
+            DynamicImage::ImageRgb16(merge(o, after.to_rgb16(), before, rgb_u8))
+        }
+        DynamicImage::ImageRgba16(o) => {
+            DynamicImage::ImageRgba16(merge(o, after.to_rgba16(), before, rgb_u8))
+        }
+        DynamicImage::ImageRgb32F(o) => {
+            DynamicImage::ImageRgb32F(merge(o, after.to_rgb32f(), before, rgb_u8))
+        }
+        DynamicImage::ImageRgba32F(o) => {
+            DynamicImage::ImageRgba32F(merge(o, after.to_rgba32f(), before, rgb_u8))
+        }
+        _ => after,
+    }
+}
+
+fn merge<P: Pixel>(
+    original: &ImageBuffer<P, Vec<P::Subpixel>>,
+    mut converted: ImageBuffer<P, Vec<P::Subpixel>>,
+    before: &RgbImage,
+    after: &RgbImage,
+) -> ImageBuffer<P, Vec<P::Subpixel>> {
+    let alpha = usize::from(P::CHANNEL_COUNT) - 1;
+    for (x, y, pixel) in converted.enumerate_pixels_mut() {
+        let source = original.get_pixel(x, y);
+        if before.get_pixel(x, y) == after.get_pixel(x, y) {
+            *pixel = *source;
+        } else if P::HAS_ALPHA {
+            pixel.channels_mut()[alpha] = source.channels()[alpha];
+        }
+    }
+    converted
+}
+
+/// Converts to a channel layout / depth the target encoder supports, warning about losses.
+fn to_format_layout(image: DynamicImage, format: ImageFormat, out_path: &Path) -> DynamicImage {
+    let color = image.color();
+    let (gray, alpha, deep) = (
+        !color.has_color(),
+        color.has_alpha(),
+        color.bytes_per_pixel() > color.channel_count(),
+    );
+    let warn = |what: &str| tracing::warn!("{}: {what}", out_path.display());
+    match format {
+        ImageFormat::Png | ImageFormat::Tiff if color.bytes_per_pixel() / color.channel_count() > 2 => {
+            // 32-bit float: store as 16-bit.
+            if alpha {
+                DynamicImage::ImageRgba16(image.to_rgba16())
+            } else {
+                DynamicImage::ImageRgb16(image.to_rgb16())
+            }
+        }
+        ImageFormat::Tiff if gray && alpha => {
+            // The TIFF encoder has no grey+alpha layout.
+            if deep {
+                DynamicImage::ImageRgba16(image.to_rgba16())
+            } else {
+                DynamicImage::ImageRgba8(image.to_rgba8())
+            }
+        }
+        ImageFormat::Png | ImageFormat::Tiff => image,
+        ImageFormat::Jpeg => {
+            if alpha {
+                warn("JPEG has no alpha channel; transparency is dropped");
+            }
+            if deep {
+                warn("JPEG is 8-bit; the 16-bit precision is reduced");
+            }
+            if gray {
+                DynamicImage::ImageLuma8(image.to_luma8())
+            } else {
+                DynamicImage::ImageRgb8(image.to_rgb8())
+            }
+        }
+        _ => {
+            if deep {
+                warn("this format is 8-bit here; the 16-bit precision is reduced");
+            }
+            match (gray, alpha) {
+                (true, false) => DynamicImage::ImageLuma8(image.to_luma8()),
+                (true, true) => DynamicImage::ImageLumaA8(image.to_luma_alpha8()),
+                (false, false) => DynamicImage::ImageRgb8(image.to_rgb8()),
+                (false, true) => DynamicImage::ImageRgba8(image.to_rgba8()),
+            }
+        }
+    }
+}
+
+/// The ICC profile if its colour space matches the pixels written (`GRAY` or `RGB `).
+fn compatible_icc(icc: Option<&[u8]>, image: &DynamicImage, out_path: &Path) -> Option<Vec<u8>> {
+    let icc = icc?;
+    let wanted = if image.color().has_color() {
+        *b"RGB "
+    } else {
+        *b"GRAY"
+    };
+    match icc_color_space(icc) {
+        Some(space) if space == wanted => Some(icc.to_vec()),
+        space => {
+            tracing::warn!(
+                "{}: dropping the ICC profile: its colour space {:?} does not match the {} output",
+                out_path.display(),
+                space.map(|s| String::from_utf8_lossy(&s).into_owned()),
+                String::from_utf8_lossy(&wanted).trim()
+            );
+            None
+        }
+    }
+}
+
+/// Encodes in memory with the metadata each format can carry.
+fn encode(
+    image: &DynamicImage,
+    format: ImageFormat,
+    icc: Option<Vec<u8>>,
+    exif: Option<Vec<u8>>,
+    out_path: &Path,
+) -> image::ImageResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let warn_dropped = |what: &str, name: &str| {
+        tracing::warn!("{}: {name} cannot store {what}; it is dropped", out_path.display());
+    };
+    let exif = match exif {
+        Some(exif) if format == ImageFormat::Jpeg && exif.len() > JPEG_MAX_EXIF => {
+            warn_dropped("EXIF larger than 64 KiB", "JPEG");
+            None
+        }
+        other => other,
+    };
+    match format {
+        ImageFormat::Png => write_with(PngEncoder::new(&mut bytes), image, icc, exif)?,
+        ImageFormat::Jpeg => write_with(
+            JpegEncoder::new_with_quality(&mut bytes, JPEG_QUALITY),
+            image,
+            icc,
+            exif,
+        )?,
+        ImageFormat::WebP => write_with(WebPEncoder::new_lossless(&mut bytes), image, icc, exif)?,
+        ImageFormat::Tiff => {
+            if exif.is_some() {
+                warn_dropped("EXIF", "TIFF output");
+            }
+            let mut cursor = Cursor::new(&mut bytes);
+            write_with(TiffEncoder::new(&mut cursor), image, icc, None)?;
+        }
+        _ => {
+            if exif.is_some() {
+                warn_dropped("EXIF", "BMP");
+            }
+            if icc.is_some() {
+                warn_dropped("an ICC profile", "BMP");
+            }
+            write_with(BmpEncoder::new(&mut bytes), image, None, None)?;
+        }
+    }
+    Ok(bytes)
+}
+
+fn write_with(
+    mut encoder: impl ImageEncoder,
+    image: &DynamicImage,
+    icc: Option<Vec<u8>>,
+    exif: Option<Vec<u8>>,
+) -> image::ImageResult<()> {
+    if let Some(icc) = icc {
+        encoder
+            .set_icc_profile(icc)
+            .map_err(image::ImageError::Unsupported)?;
+    }
+    if let Some(exif) = exif {
+        encoder
+            .set_exif_metadata(exif)
+            .map_err(image::ImageError::Unsupported)?;
+    }
+    encoder.write_image(image.as_bytes(), image.width(), image.height(), image.color().into())
+}
+
+/// True when `output` names the same file as `input` (same canonical path, or same inode).
+fn is_same_file(input: &Path, output: &Path) -> bool {
+    let canonical_output = output.canonicalize().ok().or_else(|| {
+        let parent = output.parent().filter(|p| !p.as_os_str().is_empty());
+        let parent = parent.unwrap_or(Path::new(".")).canonicalize().ok()?;
+        Some(parent.join(output.file_name()?))
+    });
+    let canonical_input = input.canonicalize().unwrap_or_else(|_| input.to_path_buf());
+    if canonical_output.as_deref() == Some(canonical_input.as_path()) {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(a), Ok(b)) = (fs::metadata(input), fs::metadata(output)) {
+            return a.dev() == b.dev() && a.ino() == b.ino();
+        }
+    }
+    false
+}
+
+/// Writes to a fresh temporary file beside `path`, syncs it, then renames it over `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = dir.unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = name.unwrap_or_else(|| "output".into());
+    loop {
+        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp: PathBuf = dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()));
+        let mut file = match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        let result = file
+            .write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| {
+                drop(file);
+                fs::rename(&tmp, path)
+            });
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        return result;
+    }
+}

@@ -1,0 +1,259 @@
+//! Blur synthesis for training and evaluation: camera-shake kernels, recorded kernels,
+//! convolution, and the full degradation (blur → Gaussian noise → optional JPEG).
+//!
+//! Images are planar CHW `f32` slices with values in [0, 1] (`chw_unit`). Everything random
+//! takes an explicit RNG, so a `rand_chacha::ChaCha8Rng` seeded with a fixed value reproduces
+//! the same kernels and degraded images bit for bit.
+//!
+//! # Recorded-kernel split
+//!
+//! The 39 recorded kernels of `kernels/motion_kernels.safetensors` are split by name
+//! ([`KernelRole`]):
+//! * **train**: `dfdnet_m_09..m_32` (24 kernels, 7–35 px) and `shen_k27`;
+//! * **test** (held out, never seen in training): `kair12_00..11`, the 12 kernels of
+//!   Levin et al./KAIR (25 px) commonly used to benchmark deblurring;
+//! * **unused** by default: `kair_k_large_1/2` (67/70 px), larger than half of a 128² face.
+
+mod kernel;
+mod recorded;
+mod trajectory;
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use rand::Rng;
+
+pub use kernel::{Kernel, blur_rgb};
+pub use recorded::{KernelRole, RecordedKernels};
+pub use trajectory::{
+    TRAJECTORY_LENGTH, TRAJECTORY_SAMPLES, random_trajectory, standard_normal, synthetic_kernel,
+};
+
+/// Where the blur kernel of one degradation comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KernelSource {
+    /// No blur (noise/JPEG only).
+    None,
+    /// A fresh Boracchi & Foi camera-shake kernel of this odd size.
+    Synthetic {
+        /// Kernel side in pixels.
+        size: usize,
+    },
+    /// Recorded kernel number `index` of [`RecordedKernels`].
+    Recorded {
+        /// Index into [`RecordedKernels::kernels`].
+        index: usize,
+        /// Its name, for labels.
+        name: String,
+    },
+}
+
+/// Settings for [`sample_degradation`]. Shares are probabilities in [0, 1].
+#[derive(Clone, Debug)]
+pub struct DegradationConfig {
+    /// Share of samples left unblurred (still noised/compressed), so the model learns to
+    /// leave sharp faces alone.
+    pub no_blur_share: f32,
+    /// Share of samples blurred with a recorded kernel (from `recorded_allowed`); the rest
+    /// get a synthetic kernel. Treated as 0 when `recorded` is `None` or the list is empty.
+    pub recorded_share: f32,
+    /// Smallest and largest synthetic kernel size (odd, inclusive), e.g. 13 and 27.
+    pub synthetic_size_range: (usize, usize),
+    /// The recorded kernels, if loaded.
+    pub recorded: Option<Arc<RecordedKernels>>,
+    /// Indices of the recorded kernels that may be drawn.
+    pub recorded_allowed: Vec<usize>,
+    /// Largest Gaussian noise standard deviation (in [0, 1] units); drawn uniformly from 0 to it.
+    pub max_noise_sigma: f32,
+    /// Share of samples JPEG-compressed after blur and noise.
+    pub jpeg_share: f32,
+    /// Smallest and largest JPEG quality (inclusive, 1–100).
+    pub jpeg_quality_range: (u8, u8),
+}
+
+impl DegradationConfig {
+    /// Training defaults: 10 % no blur, 20 % recorded *train* kernels, 70 % synthetic
+    /// 13–27 px kernels; noise σ ≤ 4/255; 25 % JPEG at quality 70–95.
+    pub fn training(recorded: Option<Arc<RecordedKernels>>) -> Self {
+        let recorded_allowed = recorded
+            .as_ref()
+            .map(|r| r.indices_with_role(KernelRole::Train))
+            .unwrap_or_default();
+        Self {
+            no_blur_share: 0.1,
+            recorded_share: 0.2,
+            synthetic_size_range: (13, 27),
+            recorded,
+            recorded_allowed,
+            max_noise_sigma: 4.0 / 255.0,
+            jpeg_share: 0.25,
+            jpeg_quality_range: (70, 95),
+        }
+    }
+}
+
+/// One concrete degradation: the kernel (already generated), noise level and JPEG quality.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DegradationParams {
+    /// Where the kernel came from.
+    pub source: KernelSource,
+    /// The blur kernel; `None` means no blur.
+    pub kernel: Option<Kernel>,
+    /// Standard deviation of the additive Gaussian noise, [0, 1] units.
+    pub noise_sigma: f32,
+    /// JPEG quality (1–100) if the result is compressed.
+    pub jpeg_quality: Option<u8>,
+}
+
+impl DegradationParams {
+    /// Side of the blur kernel, 0 when there is none.
+    pub fn kernel_size(&self) -> usize {
+        self.kernel.as_ref().map_or(0, |k| k.size)
+    }
+
+    /// Short label: `"none"`, `"synthetic_21"` or the recorded kernel's name.
+    pub fn kernel_label(&self) -> String {
+        match &self.source {
+            KernelSource::None => "none".into(),
+            KernelSource::Synthetic { size } => format!("synthetic_{size}"),
+            KernelSource::Recorded { name, .. } => name.clone(),
+        }
+    }
+}
+
+/// Draws one degradation following `cfg` (generating the synthetic kernel, if any, now).
+pub fn sample_degradation<R: Rng + ?Sized>(
+    rng: &mut R,
+    cfg: &DegradationConfig,
+) -> DegradationParams {
+    let recorded = cfg
+        .recorded
+        .as_ref()
+        .filter(|_| !cfg.recorded_allowed.is_empty());
+    let recorded_share = if recorded.is_some() {
+        cfg.recorded_share
+    } else {
+        0.0
+    };
+    let u: f32 = rng.random();
+    let (source, kernel) = if u < cfg.no_blur_share {
+        (KernelSource::None, None)
+    } else if let Some(rec) = recorded.filter(|_| u < cfg.no_blur_share + recorded_share) {
+        let index = cfg.recorded_allowed[rng.random_range(0..cfg.recorded_allowed.len())];
+        let name = rec.names[index].clone();
+        (
+            KernelSource::Recorded { index, name },
+            Some(rec.kernels[index].clone()),
+        )
+    } else {
+        let (lo, hi) = cfg.synthetic_size_range;
+        let size = 2 * rng.random_range(lo / 2..=hi.max(lo) / 2) + 1;
+        (
+            KernelSource::Synthetic { size },
+            Some(synthetic_kernel(rng, size)),
+        )
+    };
+    let noise_sigma = rng.random::<f32>() * cfg.max_noise_sigma;
+    let jpeg_quality = (rng.random::<f32>() < cfg.jpeg_share).then(|| {
+        let (lo, hi) = cfg.jpeg_quality_range;
+        rng.random_range(lo.clamp(1, 100)..=hi.clamp(lo.clamp(1, 100), 100))
+    });
+    DegradationParams {
+        source,
+        kernel,
+        noise_sigma,
+        jpeg_quality,
+    }
+}
+
+/// Full degradation of a CHW [0, 1] image: blur (reflect padding), then Gaussian noise, then
+/// optional JPEG round trip; the result is clamped to [0, 1]. `rng` drives only the noise.
+pub fn apply_degradation<R: Rng + ?Sized>(
+    chw_unit: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+    params: &DegradationParams,
+    rng: &mut R,
+) -> anyhow::Result<Vec<f32>> {
+    let blurred = match &params.kernel {
+        Some(k) => blur_rgb(chw_unit, c, h, w, k),
+        None => chw_unit.to_vec(),
+    };
+    add_noise_and_jpeg(blurred, c, h, w, params, rng)
+}
+
+/// The part of [`apply_degradation`] after the blur: adds N(0, σ²) noise to every value,
+/// clamps to [0, 1] and, if `params.jpeg_quality` is set, JPEG-encodes and decodes the image
+/// (`c` must then be 1 or 3).
+pub fn add_noise_and_jpeg<R: Rng + ?Sized>(
+    mut chw: Vec<f32>,
+    c: usize,
+    h: usize,
+    w: usize,
+    params: &DegradationParams,
+    rng: &mut R,
+) -> anyhow::Result<Vec<f32>> {
+    assert_eq!(
+        chw.len(),
+        c * h * w,
+        "image buffer does not match {c}×{h}×{w}"
+    );
+    let sigma = f64::from(params.noise_sigma);
+    for v in &mut chw {
+        let noisy = if sigma > 0.0 {
+            f64::from(*v) + sigma * standard_normal(rng)
+        } else {
+            f64::from(*v)
+        };
+        *v = noisy.clamp(0.0, 1.0) as f32;
+    }
+    match params.jpeg_quality {
+        Some(q) => jpeg_round_trip(&chw, c, h, w, q),
+        None => Ok(chw),
+    }
+}
+
+/// JPEG-encodes a CHW [0, 1] image (1 or 3 channels) at `quality` and decodes it again.
+pub fn jpeg_round_trip(
+    chw_unit: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+    quality: u8,
+) -> anyhow::Result<Vec<f32>> {
+    use image::{ExtendedColorType, ImageEncoder, codecs::jpeg::JpegEncoder};
+    let color = match c {
+        1 => ExtendedColorType::L8,
+        3 => ExtendedColorType::Rgb8,
+        _ => bail!("JPEG needs 1 or 3 channels, got {c}"),
+    };
+    let plane = h * w;
+    let mut interleaved = vec![0u8; c * plane];
+    for (p, px) in interleaved.chunks_exact_mut(c).enumerate() {
+        for (ch, v) in px.iter_mut().enumerate() {
+            *v = (chw_unit[ch * plane + p].clamp(0.0, 1.0) * 255.0).round() as u8;
+        }
+    }
+    let mut encoded = Vec::new();
+    JpegEncoder::new_with_quality(&mut encoded, quality.clamp(1, 100))
+        .write_image(&interleaved, w as u32, h as u32, color)
+        .context("JPEG encoding")?;
+    let decoded = image::load_from_memory_with_format(&encoded, image::ImageFormat::Jpeg)
+        .context("JPEG decoding")?;
+    let bytes = if c == 1 {
+        decoded.to_luma8().into_raw()
+    } else {
+        decoded.to_rgb8().into_raw()
+    };
+    let mut out = vec![0.0f32; c * plane];
+    for (p, px) in bytes.chunks_exact(c).enumerate() {
+        for (ch, &v) in px.iter().enumerate() {
+            out[ch * plane + p] = f32::from(v) / 255.0;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

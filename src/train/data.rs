@@ -1,0 +1,437 @@
+//! The face dataset: listing CelebA/UTKFace images per split, loading and augmenting them,
+//! and pairing each sharp face with a synthetically degraded copy ([`super::blur`]).
+//!
+//! Images are CHW `f32` in [0, 1], 3 channels, square. Data root layout (see
+//! `shared/data/README.md`): `faces/celeba/{train,val,test}/celeb_N/*.jpg` (178×218 aligned
+//! CelebA) and `faces/utkface/*.jpg` (200×200 UTKFace chips).
+//!
+//! * **CelebA** uses its split folders (24/3/3 images of each of 200 identities, so the splits
+//!   share identities but not images). Its aligned crops show head and shoulders;
+//!   [`CELEBA_WINDOW`] cuts out a square that frames the face like a UTKFace chip.
+//! * **UTKFace** has no split; a file goes to test if the FNV-1a hash of its file name is
+//!   0 mod 10, to val if it is 1 mod 10, to train otherwise (≈ 80/10/10, fixed forever).
+//!   UTKFace has no identity labels, so the same person may appear in several splits.
+//!
+//! Degradation happens at the output resolution: the sharp face is rendered with a margin of
+//! half the kernel size of real surrounding image, blurred, and the centre kept, so blurred
+//! borders contain genuinely blurred content rather than padding.
+
+mod eval;
+mod loader;
+mod warp;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail, ensure};
+use rand::Rng;
+
+use super::blur::{
+    DegradationConfig, DegradationParams, RecordedKernels, add_noise_and_jpeg, blur_rgb,
+    sample_degradation,
+};
+pub use eval::{EvalKernels, EvalPolicy};
+pub use loader::{LoaderOptions, spawn_loader};
+pub use warp::{
+    AugmentConfig, Jitter, SourceImage, Window, colour_jitter, crop_square, render_window,
+};
+
+/// Crop of the 178×218 aligned CelebA images: a 116 px square centred at (89, 131), so the
+/// eyes (CelebA landmarks y ≈ 111) sit at 33 % and the mouth (y ≈ 153) at 69 % of the height,
+/// inter-ocular distance ≈ 32 % of the side: the tight framing of the UTKFace chips. Even with
+/// the largest augmentation jitter and blur margin the window stays inside the photo.
+pub const CELEBA_WINDOW: Window = Window {
+    cx: 89.0,
+    cy: 131.0,
+    side: 116.0,
+};
+
+/// Side of the face images the model trains on.
+pub const DEFAULT_SIZE: usize = 128;
+
+/// Odd synthetic kernel sizes cycled through by [`FaceDataset::eval_set`].
+pub const EVAL_SYNTHETIC_SIZES: [usize; 8] = [13, 15, 17, 19, 21, 23, 25, 27];
+
+/// The data root: `$FACE_DEBLUR_DATA` if set, else `../shared/data` next to the crate.
+pub fn default_data_root() -> PathBuf {
+    std::env::var_os("FACE_DEBLUR_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
+}
+
+/// Path of the recorded-kernel file under a data root.
+pub fn recorded_kernels_path(data_root: &Path) -> PathBuf {
+    data_root.join("kernels/motion_kernels.safetensors")
+}
+
+/// Dataset split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Split {
+    /// Training images.
+    Train,
+    /// Validation images (model selection).
+    Val,
+    /// Test images (final numbers only).
+    Test,
+}
+
+impl Split {
+    fn celeba_folder(self) -> &'static str {
+        match self {
+            Self::Train => "train",
+            Self::Val => "val",
+            Self::Test => "test",
+        }
+    }
+
+    /// Split of a UTKFace file, from the FNV-1a hash of its file name.
+    pub fn of_utkface_file(file_name: &str) -> Self {
+        match fnv1a(file_name.as_bytes()) % 10 {
+            0 => Self::Test,
+            1 => Self::Val,
+            _ => Self::Train,
+        }
+    }
+}
+
+/// 64-bit FNV-1a hash (stable across platforms and Rust versions, unlike `DefaultHasher`).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Which face collection an image comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FaceSource {
+    /// CelebA aligned crops, cropped with [`CELEBA_WINDOW`].
+    CelebA,
+    /// UTKFace chips, used whole.
+    UtkFace,
+}
+
+/// Settings of a [`FaceDataset`].
+#[derive(Clone, Debug)]
+pub struct DatasetOptions {
+    /// Side of the sharp/degraded face images (128).
+    pub size: usize,
+    /// Side of the random training crop taken after degradation (e.g. 64); only applied when
+    /// sampling with `augment = true`.
+    pub crop: Option<usize>,
+    /// How training samples are degraded.
+    pub degradation: DegradationConfig,
+    /// Augmentation ranges for `augment = true`.
+    pub augment: AugmentConfig,
+}
+
+impl DatasetOptions {
+    /// 128² faces, no crop, [`DegradationConfig::training`], default augmentation.
+    pub fn training(recorded: Option<Arc<RecordedKernels>>) -> Self {
+        Self {
+            size: DEFAULT_SIZE,
+            crop: None,
+            degradation: DegradationConfig::training(recorded),
+            augment: AugmentConfig::default(),
+        }
+    }
+}
+
+/// One sharp/degraded training or evaluation pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// Degraded image, CHW `3 × size × size`, [0, 1].
+    pub blurred: Vec<f32>,
+    /// Sharp image, same layout.
+    pub sharp: Vec<f32>,
+    /// Side length in pixels.
+    pub size: usize,
+    /// Blur kernel side (0 = no blur).
+    pub kernel_size: usize,
+    /// `"none"`, `"synthetic_<size>"` or the recorded kernel's name.
+    pub kernel_label: String,
+    /// Index of the image in its dataset.
+    pub index: usize,
+}
+
+/// A batch of samples stacked as NCHW.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    /// Degraded images, `n × 3 × size × size`, [0, 1].
+    pub blurred: Vec<f32>,
+    /// Sharp images, same layout.
+    pub sharp: Vec<f32>,
+    /// Number of images.
+    pub n: usize,
+    /// Side length in pixels.
+    pub size: usize,
+    /// Blur kernel side of each image (0 = no blur).
+    pub kernel_sizes: Vec<usize>,
+}
+
+impl Batch {
+    /// Stacks samples, which must all have the same size.
+    pub fn from_samples(samples: &[Sample]) -> anyhow::Result<Self> {
+        let size = samples.first().map_or(0, |s| s.size);
+        ensure!(
+            samples.iter().all(|s| s.size == size),
+            "samples of different sizes in one batch"
+        );
+        let mut blurred = Vec::with_capacity(samples.len() * 3 * size * size);
+        let mut sharp = Vec::with_capacity(blurred.capacity());
+        for s in samples {
+            blurred.extend_from_slice(&s.blurred);
+            sharp.extend_from_slice(&s.sharp);
+        }
+        let kernel_sizes = samples.iter().map(|s| s.kernel_size).collect();
+        Ok(Self {
+            blurred,
+            sharp,
+            n: samples.len(),
+            size,
+            kernel_sizes,
+        })
+    }
+}
+
+/// One image file of a dataset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    path: PathBuf,
+    source: FaceSource,
+}
+
+/// Sorted list of face images for one split, with the options to load and degrade them.
+#[derive(Clone, Debug)]
+pub struct FaceDataset {
+    entries: Vec<Entry>,
+    split: Split,
+    opts: DatasetOptions,
+}
+
+impl FaceDataset {
+    /// Lists the `split` images of `sources` under `data_root` (CelebA first, each sorted by
+    /// path). Errors if a source folder is missing or no image is found.
+    pub fn new(
+        data_root: &Path,
+        split: Split,
+        sources: &[FaceSource],
+        opts: DatasetOptions,
+    ) -> anyhow::Result<Self> {
+        ensure!(opts.size > 0, "image size must be positive");
+        if let Some(crop) = opts.crop {
+            ensure!(
+                crop > 0 && crop <= opts.size,
+                "crop {crop} must be in 1..={}",
+                opts.size
+            );
+        }
+        let mut entries = Vec::new();
+        for &source in sources {
+            let mut paths = match source {
+                FaceSource::CelebA => {
+                    let dir = data_root.join("faces/celeba").join(split.celeba_folder());
+                    let mut paths = Vec::new();
+                    for sub in list_dir(&dir)? {
+                        if sub.is_dir() {
+                            paths.extend(list_dir(&sub)?.into_iter().filter(|p| is_jpeg(p)));
+                        }
+                    }
+                    paths
+                }
+                FaceSource::UtkFace => {
+                    let dir = data_root.join("faces/utkface");
+                    list_dir(&dir)?
+                        .into_iter()
+                        .filter(|p| is_jpeg(p))
+                        .filter(|p| {
+                            let name = p
+                                .file_name()
+                                .map(|n| n.to_string_lossy())
+                                .unwrap_or_default();
+                            Split::of_utkface_file(&name) == split
+                        })
+                        .collect()
+                }
+            };
+            paths.sort();
+            entries.extend(paths.into_iter().map(|path| Entry { path, source }));
+        }
+        if entries.is_empty() {
+            bail!(
+                "no {split:?} images of {sources:?} under {}",
+                data_root.display()
+            );
+        }
+        Ok(Self {
+            entries,
+            split,
+            opts,
+        })
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no images (never true for a successfully created dataset).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The split this dataset lists.
+    pub fn split(&self) -> Split {
+        self.split
+    }
+
+    /// The options it was created with.
+    pub fn options(&self) -> &DatasetOptions {
+        &self.opts
+    }
+
+    /// Path of image `index`.
+    pub fn path(&self, index: usize) -> &Path {
+        &self.entries[index].path
+    }
+
+    /// Collection of image `index`.
+    pub fn source(&self, index: usize) -> FaceSource {
+        self.entries[index].source
+    }
+
+    /// Decodes image `index` into RGB `f32`.
+    pub fn decode(&self, index: usize) -> anyhow::Result<SourceImage> {
+        let path = &self.entries[index].path;
+        let img = image::open(path).with_context(|| format!("decoding {}", path.display()))?;
+        Ok(SourceImage::from_rgb8(&img.to_rgb8()))
+    }
+
+    /// Face window of image `index` within its decoded photo.
+    fn window(&self, index: usize, src: &SourceImage) -> Window {
+        match self.entries[index].source {
+            FaceSource::CelebA if src.width == 178 && src.height == 218 => CELEBA_WINDOW,
+            _ => {
+                // Whole image (UTKFace) or, for unexpected sizes, the central square.
+                let side = src.width.min(src.height) as f64;
+                Window {
+                    cx: src.width as f64 / 2.0,
+                    cy: src.height as f64 / 2.0,
+                    side,
+                }
+            }
+        }
+    }
+
+    /// The sharp, unaugmented `size²` face of image `index` (CHW, [0, 1]).
+    pub fn load_sharp(&self, index: usize) -> anyhow::Result<Vec<f32>> {
+        let src = self.decode(index)?;
+        Ok(render_window(
+            &src,
+            self.window(index, &src),
+            self.opts.size,
+            0,
+            &Jitter::IDENTITY,
+        ))
+    }
+
+    /// Renders image `index` with `jitter`, degrades it with `params` (noise drawn from `rng`)
+    /// and returns the `size²` (blurred, sharp) pair.
+    fn render_pair<R: Rng + ?Sized>(
+        &self,
+        index: usize,
+        jitter: &Jitter,
+        params: &DegradationParams,
+        rng: &mut R,
+    ) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
+        let src = self.decode(index)?;
+        let size = self.opts.size;
+        let margin = params.kernel_size() / 2;
+        let full = size + 2 * margin;
+        let mut sharp_ext = render_window(&src, self.window(index, &src), size, margin, jitter);
+        colour_jitter(&mut sharp_ext, jitter);
+        let sharp = crop_square(&sharp_ext, 3, full, margin, margin, size);
+        let blurred = match &params.kernel {
+            Some(k) => crop_square(
+                &blur_rgb(&sharp_ext, 3, full, full, k),
+                3,
+                full,
+                margin,
+                margin,
+                size,
+            ),
+            None => sharp.clone(),
+        };
+        let blurred = add_noise_and_jpeg(blurred, 3, size, size, params, rng)
+            .with_context(|| format!("degrading {}", self.path(index).display()))?;
+        Ok((blurred, sharp))
+    }
+
+    /// A training/validation pair for image `index`: with `augment`, random flip/zoom/shift/
+    /// rotation/colour jitter and (if `crop` is set) a random crop of the degraded pair; then a
+    /// degradation drawn with [`sample_degradation`]. All randomness comes from `rng`, in a
+    /// fixed order, so the same RNG state gives the same sample.
+    pub fn sample<R: Rng + ?Sized>(
+        &self,
+        index: usize,
+        rng: &mut R,
+        augment: bool,
+    ) -> anyhow::Result<Sample> {
+        let jitter = if augment {
+            self.opts.augment.sample(rng)
+        } else {
+            Jitter::IDENTITY
+        };
+        let params = sample_degradation(rng, &self.opts.degradation);
+        let (mut blurred, mut sharp) = self.render_pair(index, &jitter, &params, rng)?;
+        let mut size = self.opts.size;
+        if let Some(crop) = self.opts.crop.filter(|&c| augment && c < size) {
+            let top = rng.random_range(0..=size - crop);
+            let left = rng.random_range(0..=size - crop);
+            blurred = crop_square(&blurred, 3, size, top, left, crop);
+            sharp = crop_square(&sharp, 3, size, top, left, crop);
+            size = crop;
+        }
+        Ok(Sample {
+            blurred,
+            sharp,
+            size,
+            kernel_size: params.kernel_size(),
+            kernel_label: params.kernel_label(),
+            index,
+        })
+    }
+
+    /// Samples `indices` in order (see [`FaceDataset::sample`]) and stacks them.
+    pub fn batch<R: Rng + ?Sized>(
+        &self,
+        indices: &[usize],
+        rng: &mut R,
+        augment: bool,
+    ) -> anyhow::Result<Batch> {
+        let samples = indices
+            .iter()
+            .map(|&i| self.sample(i, rng, augment))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Batch::from_samples(&samples)
+    }
+}
+
+/// Entries of a directory, with an error naming it.
+fn list_dir(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let read = std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
+    read.map(|e| {
+        e.map(|e| e.path())
+            .with_context(|| format!("listing {}", dir.display()))
+    })
+    .collect()
+}
+
+/// Whether the file name ends in `.jpg`/`.jpeg` (any case).
+fn is_jpeg(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))
+}
+
+#[cfg(test)]
+mod tests;

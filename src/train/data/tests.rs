@@ -1,0 +1,338 @@
+use std::collections::HashSet;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::*;
+
+/// The shared data root, or `None` (with a message) when it is not there.
+fn data_root() -> Option<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
+    if root.join("faces").exists() {
+        Some(root)
+    } else {
+        println!("skipping: {} not found", root.display());
+        None
+    }
+}
+
+fn recorded(root: &Path) -> Arc<RecordedKernels> {
+    Arc::new(RecordedKernels::load(&recorded_kernels_path(root)).unwrap())
+}
+
+fn dataset(root: &Path, split: Split, sources: &[FaceSource], crop: Option<usize>) -> FaceDataset {
+    let opts = DatasetOptions {
+        crop,
+        ..DatasetOptions::training(Some(recorded(root)))
+    };
+    FaceDataset::new(root, split, sources, opts).unwrap()
+}
+
+fn random_source(w: usize, h: usize, seed: u64) -> SourceImage {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    SourceImage {
+        width: w,
+        height: h,
+        hwc_unit: (0..w * h * 3).map(|_| rng.random::<f32>()).collect(),
+    }
+}
+
+fn in_unit_range(v: &[f32]) -> bool {
+    v.iter().all(|x| (0.0..=1.0).contains(x))
+}
+
+#[test]
+fn identity_window_reproduces_the_source() {
+    let src = random_source(16, 16, 1);
+    let out = render_window(
+        &src,
+        Window {
+            cx: 8.0,
+            cy: 8.0,
+            side: 16.0,
+        },
+        16,
+        0,
+        &Jitter::IDENTITY,
+    );
+    for y in 0..16 {
+        for x in 0..16 {
+            for c in 0..3 {
+                assert_eq!(
+                    out[c * 256 + y * 16 + x],
+                    src.hwc_unit[(y * 16 + x) * 3 + c]
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn flip_mirrors_and_shift_moves_content() {
+    let src = random_source(20, 20, 2);
+    let window = Window {
+        cx: 10.0,
+        cy: 10.0,
+        side: 20.0,
+    };
+    let plain = render_window(&src, window, 20, 0, &Jitter::IDENTITY);
+    let flipped = render_window(
+        &src,
+        window,
+        20,
+        0,
+        &Jitter {
+            flip: true,
+            ..Jitter::IDENTITY
+        },
+    );
+    let shifted = render_window(
+        &src,
+        window,
+        20,
+        0,
+        &Jitter {
+            shift_px: (2.0, 0.0),
+            ..Jitter::IDENTITY
+        },
+    );
+    for y in 0..20 {
+        for x in 0..20 {
+            assert_eq!(flipped[y * 20 + x], plain[y * 20 + 19 - x]);
+            if x >= 2 {
+                assert_eq!(shifted[y * 20 + x], plain[y * 20 + x - 2]);
+            }
+        }
+    }
+}
+
+#[test]
+fn margin_only_adds_surroundings() {
+    let src = random_source(60, 70, 3);
+    let window = Window {
+        cx: 30.0,
+        cy: 38.0,
+        side: 44.0,
+    };
+    let jitter = Jitter {
+        rotation_rad: 0.05,
+        zoom: 1.03,
+        ..Jitter::IDENTITY
+    };
+    let plain = render_window(&src, window, 32, 0, &jitter);
+    let with_margin = render_window(&src, window, 32, 5, &jitter);
+    let centre = crop_square(&with_margin, 3, 42, 5, 5, 32);
+    for (a, b) in plain.iter().zip(&centre) {
+        assert!((a - b).abs() < 1e-5);
+    }
+}
+
+#[test]
+fn colour_jitter_identity_is_a_no_op_and_brightness_brightens() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let img: Vec<f32> = (0..3 * 64)
+        .map(|_| 0.2 + 0.5 * rng.random::<f32>())
+        .collect();
+    let mut same = img.clone();
+    colour_jitter(&mut same, &Jitter::IDENTITY);
+    assert_eq!(same, img);
+    let mut bright = img.clone();
+    colour_jitter(
+        &mut bright,
+        &Jitter {
+            brightness: 1.05,
+            ..Jitter::IDENTITY
+        },
+    );
+    assert!(
+        bright
+            .iter()
+            .zip(&img)
+            .all(|(b, a)| (b - a * 1.05).abs() < 1e-5)
+    );
+    let mut grey = img.clone();
+    colour_jitter(
+        &mut grey,
+        &Jitter {
+            saturation: 0.0,
+            ..Jitter::IDENTITY
+        },
+    );
+    assert!(
+        (0..64).all(
+            |i| (grey[i] - grey[64 + i]).abs() < 1e-5 && (grey[i] - grey[128 + i]).abs() < 1e-5
+        )
+    );
+}
+
+#[test]
+fn utkface_split_is_fixed_and_about_80_10_10() {
+    assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+    assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    let Some(root) = data_root() else { return };
+    let lens: Vec<usize> = [Split::Train, Split::Val, Split::Test]
+        .iter()
+        .map(|&s| dataset(&root, s, &[FaceSource::UtkFace], None).len())
+        .collect();
+    let total: usize = lens.iter().sum();
+    assert_eq!(total, 12_000);
+    assert!(
+        (lens[0] as f64 / total as f64 - 0.8).abs() < 0.02,
+        "{lens:?}"
+    );
+    assert!(
+        (lens[1] as f64 / total as f64 - 0.1).abs() < 0.02,
+        "{lens:?}"
+    );
+    assert!(
+        (lens[2] as f64 / total as f64 - 0.1).abs() < 0.02,
+        "{lens:?}"
+    );
+}
+
+#[test]
+fn splits_are_disjoint_and_sorted() {
+    let Some(root) = data_root() else { return };
+    let both = [FaceSource::CelebA, FaceSource::UtkFace];
+    let mut seen: HashSet<PathBuf> = HashSet::new();
+    let mut celeba_identities: Vec<HashSet<String>> = Vec::new();
+    for split in [Split::Train, Split::Val, Split::Test] {
+        let ds = dataset(&root, split, &both, None);
+        let mut ids = HashSet::new();
+        for i in 0..ds.len() {
+            assert!(
+                seen.insert(ds.path(i).to_path_buf()),
+                "{} in two splits",
+                ds.path(i).display()
+            );
+            if ds.source(i) == FaceSource::CelebA {
+                ids.insert(
+                    ds.path(i)
+                        .parent()
+                        .unwrap()
+                        .file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+            }
+            if i > 0 && ds.source(i) == ds.source(i - 1) {
+                assert!(ds.path(i - 1) < ds.path(i), "not sorted");
+            }
+        }
+        celeba_identities.push(ids);
+    }
+    assert_eq!(seen.len(), 6000 + 12_000);
+    // The CelebA folders split images 24/3/3 within each identity, so identities are shared;
+    // this documents that (the split is image-disjoint, not identity-disjoint).
+    assert_eq!(celeba_identities[0].len(), 200);
+}
+
+#[test]
+fn samples_are_deterministic_in_range_and_shaped() {
+    let Some(root) = data_root() else { return };
+    let ds = dataset(&root, Split::Train, &[FaceSource::CelebA], Some(64));
+    let draw = |seed: u64, augment: bool| {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        ds.sample(5, &mut rng, augment).unwrap()
+    };
+    let a = draw(1, true);
+    assert_eq!(a, draw(1, true));
+    assert_ne!(a.blurred, draw(2, true).blurred);
+    assert_eq!(a.size, 64);
+    assert_eq!(a.blurred.len(), 3 * 64 * 64);
+    assert_eq!(a.sharp.len(), 3 * 64 * 64);
+    assert!(in_unit_range(&a.blurred) && in_unit_range(&a.sharp));
+    let full = draw(1, false);
+    assert_eq!(full.size, 128);
+    assert_eq!(full.sharp.len(), 3 * 128 * 128);
+    assert!(in_unit_range(&full.blurred) && in_unit_range(&full.sharp));
+    // Unaugmented sharp image = the plain loader's image.
+    assert_eq!(full.sharp, ds.load_sharp(5).unwrap());
+    // The degraded image differs from the sharp one, by more when it is blurred.
+    let mse: f32 = full
+        .blurred
+        .iter()
+        .zip(&full.sharp)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
+    assert!(mse > 0.0, "{}", full.kernel_label);
+}
+
+#[test]
+fn batches_stack_samples_and_loader_is_deterministic() {
+    let Some(root) = data_root() else { return };
+    let ds = Arc::new(dataset(&root, Split::Val, &[FaceSource::CelebA], None));
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let batch = ds.batch(&[0, 1, 2], &mut rng, true).unwrap();
+    assert_eq!((batch.n, batch.size), (3, 128));
+    assert_eq!(batch.blurred.len(), 3 * 3 * 128 * 128);
+    assert_eq!(batch.sharp.len(), batch.blurred.len());
+    assert_eq!(batch.kernel_sizes.len(), 3);
+    let first = |seed| {
+        let rx = spawn_loader(ds.clone(), LoaderOptions::new(4, seed)).unwrap();
+        rx.recv().unwrap().unwrap()
+    };
+    let b1 = first(9);
+    assert_eq!(b1.n, 4);
+    assert_eq!(b1, first(9));
+    assert_ne!(b1.sharp, first(10).sharp);
+}
+
+#[test]
+fn eval_set_is_reproducible_and_labelled() {
+    let Some(root) = data_root() else { return };
+    let ds = dataset(&root, Split::Test, &[FaceSource::CelebA], Some(64));
+    let policy = EvalPolicy::default();
+    let set = ds.eval_set(6, 77, &policy).unwrap();
+    assert_eq!(set, ds.eval_set(6, 77, &policy).unwrap());
+    assert_ne!(
+        set[0].blurred,
+        ds.eval_set(6, 78, &policy).unwrap()[0].blurred
+    );
+    let labels: Vec<&str> = set.iter().map(|s| s.kernel_label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "synthetic_13",
+            "kair12_00",
+            "synthetic_15",
+            "kair12_01",
+            "synthetic_17",
+            "kair12_02"
+        ]
+    );
+    let sizes: Vec<usize> = set.iter().map(|s| s.kernel_size).collect();
+    assert_eq!(sizes, [13, 25, 15, 25, 17, 25]);
+    for s in &set {
+        assert_eq!(s.size, 128, "eval images are never cropped");
+        assert!(in_unit_range(&s.blurred));
+    }
+    let indices: Vec<usize> = set.iter().map(|s| s.index).collect();
+    assert_eq!(indices, [0, 100, 200, 300, 400, 500]);
+}
+
+/// Prints the time for a batch of 8 at 128² (run with `--ignored --nocapture`, release).
+#[test]
+#[ignore]
+fn batch_timing() {
+    let Some(root) = data_root() else { return };
+    let ds = dataset(
+        &root,
+        Split::Train,
+        &[FaceSource::CelebA, FaceSource::UtkFace],
+        None,
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let n = 20;
+    let start = Instant::now();
+    for b in 0..n {
+        let idx: Vec<usize> = (0..8).map(|i| (b * 997 + i * 131) % ds.len()).collect();
+        ds.batch(&idx, &mut rng, true).unwrap();
+    }
+    println!(
+        "batch of 8 at 128²: {:.1} ms",
+        start.elapsed().as_secs_f64() * 1e3 / n as f64
+    );
+}

@@ -1,0 +1,11 @@
+//! Training: data, blur synthesis, losses, metrics, the GAN trainer and evaluation.
+
+pub mod blur;
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod loss;
+pub mod metrics;
+pub mod report;
+pub mod run;
+pub mod trainer;

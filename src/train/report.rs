@@ -1,0 +1,134 @@
+//! Pictures of a training run: loss/PSNR curves and a blurred | restored | sharp sample grid.
+
+use std::path::Path;
+
+use anyhow::Result;
+use image::{Rgb, RgbImage};
+
+use super::checkpoint::RunState;
+
+/// CHW [0, 1] → RGB8.
+pub fn unit_chw_to_rgb(chw: &[f32], size: usize) -> RgbImage {
+    let plane = size * size;
+    RgbImage::from_fn(size as u32, size as u32, |x, y| {
+        let i = y as usize * size + x as usize;
+        let v = |c: usize| (chw[c * plane + i].clamp(0.0, 1.0) * 255.0).round() as u8;
+        Rgb([v(0), v(1), v(2)])
+    })
+}
+
+/// A grid with one row per face: blurred | restored | sharp (CHW [0, 1] images of `size`²).
+pub fn sample_grid(rows: &[(Vec<f32>, Vec<f32>, Vec<f32>)], size: usize) -> RgbImage {
+    let gap = 2u32;
+    let s = size as u32;
+    let mut grid = RgbImage::from_pixel(
+        3 * s + 4 * gap,
+        rows.len() as u32 * (s + gap) + gap,
+        Rgb([255, 255, 255]),
+    );
+    for (r, (blurred, restored, sharp)) in rows.iter().enumerate() {
+        for (c, img) in [blurred, restored, sharp].into_iter().enumerate() {
+            let tile = unit_chw_to_rgb(img, size);
+            let x0 = gap + c as u32 * (s + gap);
+            let y0 = gap + r as u32 * (s + gap);
+            image::imageops::replace(&mut grid, &tile, x0 as i64, y0 as i64);
+        }
+    }
+    grid
+}
+
+/// Draw a polyline of `points` (data coordinates) into `img` inside `plot` = (x0, y0, w, h).
+fn polyline(
+    img: &mut RgbImage,
+    points: &[(f64, f64)],
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+    plot: (u32, u32, u32, u32),
+    colour: Rgb<u8>,
+) {
+    let (x0, y0, w, h) = plot;
+    let to_px = |(x, y): (f64, f64)| {
+        let fx = (x - x_range.0) / (x_range.1 - x_range.0).max(1e-9);
+        let fy = (y - y_range.0) / (y_range.1 - y_range.0).max(1e-9);
+        (
+            x0 as f64 + fx.clamp(0.0, 1.0) * (w - 1) as f64,
+            (y0 + h - 1) as f64 - fy.clamp(0.0, 1.0) * (h - 1) as f64,
+        )
+    };
+    for pair in points.windows(2) {
+        let (a, b) = (to_px(pair[0]), to_px(pair[1]));
+        let n = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
+        for k in 0..=n {
+            let t = k as f64 / n as f64;
+            let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+            for dy in 0..2 {
+                let (px, py) = (x.round() as u32, y.round() as u32 + dy);
+                if px < img.width() && py < img.height() {
+                    img.put_pixel(px, py, colour);
+                }
+            }
+        }
+    }
+}
+
+fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if lo > hi {
+        (0.0, 1.0)
+    } else if (hi - lo) < 1e-9 {
+        (lo - 0.5, hi + 0.5)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// Two panels: top, validation PSNR (blue: restored, grey: blurred input); bottom, losses
+/// (red: pixel L1, green: prior, orange: adversarial G, purple: D). Axes are the data's ranges.
+pub fn curves(state: &RunState) -> RgbImage {
+    let (w, h) = (640u32, 480u32);
+    let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
+    let frame = Rgb([200, 200, 200]);
+    for (y0, ph) in [(10u32, 220u32), (250, 220)] {
+        for x in 10..w - 10 {
+            img.put_pixel(x, y0, frame);
+            img.put_pixel(x, y0 + ph - 1, frame);
+        }
+    }
+    let max_step = state.step.max(1) as f64;
+    let val = &state.validation;
+    let psnr: Vec<f64> = val
+        .iter()
+        .flat_map(|v| [v.psnr_input, v.psnr_output])
+        .collect();
+    let yr = range(psnr.into_iter());
+    let top = (10, 10, w - 20, 220);
+    let pts = |f: &dyn Fn(&super::checkpoint::ValidationPoint) -> f64| -> Vec<(f64, f64)> {
+        val.iter().map(|v| (v.step as f64, f(v))).collect()
+    };
+    polyline(&mut img, &pts(&|v| v.psnr_input), (0.0, max_step), yr, top, Rgb([150, 150, 150]));
+    polyline(&mut img, &pts(&|v| v.psnr_output), (0.0, max_step), yr, top, Rgb([30, 90, 220]));
+    let losses = &state.losses;
+    let bottom = (10, 250, w - 20, 220);
+    let series: [(&dyn Fn(&super::checkpoint::LossPoint) -> f64, Rgb<u8>); 4] = [
+        (&|l| l.pixel, Rgb([220, 40, 40])),
+        (&|l| l.prior, Rgb([40, 160, 60])),
+        (&|l| l.adversarial, Rgb([240, 150, 20])),
+        (&|l| l.discriminator, Rgb([140, 60, 200])),
+    ];
+    for (f, colour) in series {
+        let p: Vec<(f64, f64)> = losses.iter().map(|l| (l.step as f64, f(l))).collect();
+        let yr = range(p.iter().map(|q| q.1));
+        polyline(&mut img, &p, (0.0, max_step), yr, bottom, colour);
+    }
+    img
+}
+
+/// Write `img` as PNG to `path` atomically.
+pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
+    let mut bytes = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+    crate::fsutil::write_atomic(path, &bytes)?;
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! The shipped weight file: the generator and the discriminator's CA modules in one
+//! safetensors file, with the configuration and provenance in its metadata.
+//!
+//! Format (`face-deblur/dfpgnet-v1`): tensor names are Burn module paths (`generator.enc1.…`,
+//! `attention.0.squeeze.weight`, …), float32, conv weights OIHW; metadata keys:
+//! `format`, `generator_config` (JSON of [`GeneratorConfig`]), `teacher` (`face_resnet` or
+//! `vgg16`), `trained_steps`, `notes`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use safetensors::SafeTensors;
+
+use crate::model::blocks::ChannelAttention;
+use crate::model::{Discriminator, Generator, GeneratorConfig, TeacherKind};
+
+/// Value of the `format` metadata key.
+pub const FORMAT: &str = "face-deblur/dfpgnet-v1";
+
+/// Errors loading or saving the model weights. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    /// The file does not exist or cannot be read.
+    #[error("cannot read weights {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Truncated or not a safetensors file.
+    #[error("weights {path} are damaged (truncated or not safetensors): {reason}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        reason: String,
+    },
+    /// A safetensors file of another kind, or with an unreadable configuration.
+    #[error("weights {path} are not face-deblur DFPGnet weights: {reason}")]
+    WrongKind {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The tensors do not match the network the metadata describes.
+    #[error("weights {path} do not match the network: {reason}")]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// Missing, unexpected or mis-shaped tensors.
+        reason: String,
+    },
+    /// Writing failed.
+    #[error("cannot write weights {path}: {reason}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        reason: String,
+    },
+}
+
+/// The modules stored in a weight file.
+#[derive(Module, Debug)]
+pub struct DfpgnetWeights {
+    /// The generator 𝒢.
+    pub generator: Generator,
+    /// CA_1..CA_3 of the discriminator (empty if trained without 𝒟^C).
+    pub attention: Vec<ChannelAttention>,
+}
+
+/// What the metadata says about a weight file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeightsInfo {
+    /// Generator configuration.
+    pub generator: GeneratorConfig,
+    /// The teacher the priors imitate.
+    pub teacher: TeacherKind,
+    /// Generator steps trained (0 = untrained).
+    pub trained_steps: usize,
+    /// Free-form provenance.
+    pub notes: String,
+}
+
+/// A loaded model: modules plus metadata.
+#[derive(Debug)]
+pub struct LoadedWeights {
+    /// Generator and CA modules.
+    pub modules: DfpgnetWeights,
+    /// Metadata.
+    pub info: WeightsInfo,
+}
+
+/// Save `generator` and the CA modules of `discriminator` to `path` (written atomically).
+pub fn save(
+    path: &Path,
+    generator: &Generator,
+    discriminator: Option<&Discriminator>,
+    info: &WeightsInfo,
+) -> Result<(), WeightsError> {
+    let write_err = |reason: String| WeightsError::Write {
+        path: path.to_owned(),
+        reason,
+    };
+    let modules = DfpgnetWeights {
+        generator: generator.valid(),
+        attention: discriminator
+            .map(|d| d.valid().attention)
+            .unwrap_or_default(),
+    };
+    let teacher = serde_json::to_value(info.teacher).map_err(|e| write_err(e.to_string()))?;
+    let mut store = SafetensorsStore::from_bytes(None)
+        .metadata("format", FORMAT)
+        .metadata(
+            "generator_config",
+            serde_json::to_string(&info.generator).map_err(|e| write_err(e.to_string()))?,
+        )
+        .metadata("teacher", teacher.as_str().unwrap_or_default().to_string())
+        .metadata("trained_steps", info.trained_steps.to_string())
+        .metadata("notes", info.notes.clone());
+    modules
+        .save_into(&mut store)
+        .map_err(|e| write_err(e.to_string()))?;
+    let bytes = store.get_bytes().map_err(|e| write_err(e.to_string()))?;
+    crate::fsutil::write_atomic(path, &bytes).map_err(|e| write_err(e.to_string()))
+}
+
+/// Read the metadata of a weight file without building the network.
+pub fn read_info(path: &Path, bytes: &[u8]) -> Result<WeightsInfo, WeightsError> {
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| WeightsError::Damaged {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let wrong = |reason: String| WeightsError::WrongKind {
+        path: path.to_owned(),
+        reason,
+    };
+    let meta: HashMap<String, String> = meta.metadata().clone().unwrap_or_default();
+    let get = |key: &str| {
+        meta.get(key)
+            .cloned()
+            .ok_or_else(|| wrong(format!("metadata key `{key}` is missing")))
+    };
+    let format = get("format")?;
+    if format != FORMAT {
+        return Err(wrong(format!("format is `{format}`, expected `{FORMAT}`")));
+    }
+    let generator: GeneratorConfig = serde_json::from_str(&get("generator_config")?)
+        .map_err(|e| wrong(format!("generator_config: {e}")))?;
+    let teacher: TeacherKind = serde_json::from_value(serde_json::Value::String(get("teacher")?))
+        .map_err(|e| wrong(format!("teacher: {e}")))?;
+    let trained_steps = get("trained_steps")?
+        .parse()
+        .map_err(|e| wrong(format!("trained_steps: {e}")))?;
+    Ok(WeightsInfo {
+        generator,
+        teacher,
+        trained_steps,
+        notes: meta.get("notes").cloned().unwrap_or_default(),
+    })
+}
+
+/// Load a weight file onto `device`.
+pub fn load(path: &Path, device: &Device) -> Result<LoadedWeights, WeightsError> {
+    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    load_bytes(path, bytes, device)
+}
+
+/// Load weights from `bytes` (`path` names them in errors).
+pub fn load_bytes(
+    path: &Path,
+    bytes: Vec<u8>,
+    device: &Device,
+) -> Result<LoadedWeights, WeightsError> {
+    // Parse the whole file first: a truncated file fails here, not half-way through loading.
+    SafeTensors::deserialize(&bytes).map_err(|e| WeightsError::Damaged {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let info = read_info(path, &bytes)?;
+    let n_attention = if bytes_contain_attention(&bytes) { 3 } else { 0 };
+    let mut modules = DfpgnetWeights {
+        generator: info.generator.init(device),
+        attention: (0..n_attention)
+            .map(|i| ChannelAttention::new(info.generator.prior_channels[i], 16, device))
+            .collect(),
+    };
+    let mut store = SafetensorsStore::from_bytes(Some(bytes)).allow_partial(false);
+    let result = modules
+        .load_from(&mut store)
+        .map_err(|e| WeightsError::Mismatch {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if !result.is_success() || !result.missing.is_empty() || !result.unused.is_empty() {
+        let mut reason = Vec::new();
+        if !result.missing.is_empty() {
+            let names: Vec<_> = result.missing.iter().map(|(n, _)| n.as_str()).collect();
+            reason.push(format!("missing tensors {names:?}"));
+        }
+        if !result.unused.is_empty() {
+            reason.push(format!("unexpected tensors {:?}", result.unused));
+        }
+        for e in &result.errors {
+            reason.push(e.to_string());
+        }
+        return Err(WeightsError::Mismatch {
+            path: path.to_owned(),
+            reason: reason.join("; "),
+        });
+    }
+    Ok(LoadedWeights { modules, info })
+}
+
+fn bytes_contain_attention(bytes: &[u8]) -> bool {
+    SafeTensors::deserialize(bytes)
+        .map(|st| st.names().iter().any(|n| n.starts_with("attention.")))
+        .unwrap_or(false)
+}
