@@ -39,7 +39,8 @@ pub struct ComputeDevice {
 /// The first hardware (non-software) wgpu adapter: its Burn device kind and description.
 pub fn hardware_gpu() -> Option<(burn::tensor::DeviceKind, String)> {
     use eframe::wgpu;
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapters = pollster_block(instance.enumerate_adapters(wgpu::Backends::all()));
     let mut counts = [0usize; 3];
     for adapter in adapters {
@@ -152,6 +153,16 @@ impl Restorer {
         })
     }
 
+    /// Wrap loaded weights.
+    pub fn from_loaded(loaded: weights::LoadedWeights, device: &Device) -> Self {
+        Self {
+            generator: loaded.modules.generator,
+            attention: loaded.modules.attention,
+            info: loaded.info,
+            device: device.clone(),
+        }
+    }
+
     /// Wrap an in-memory generator (e.g. during training).
     pub fn from_parts(
         generator: Generator,
@@ -180,6 +191,11 @@ impl Restorer {
     /// The device the model runs on.
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// Run the generator on a batch `[B, 3, H, W]` in [-1, 1] (H, W multiples of 4).
+    pub fn forward_signed(&self, blurred_signed: Tensor<4>) -> Tensor<4> {
+        self.generator.forward(blurred_signed).image
     }
 
     /// Restore one face crop of any size (padded by edge replication to a multiple of 4 and
@@ -232,12 +248,18 @@ impl Restorer {
                 .into_iter()
                 .map(|p| {
                     let [_, c, hh, ww] = p.dims();
-                    (c, hh, ww, p.into_data().try_to_vec::<f32>().unwrap_or_default())
+                    (
+                        c,
+                        hh,
+                        ww,
+                        p.into_data().try_to_vec::<f32>().unwrap_or_default(),
+                    )
                 })
                 .collect();
             for (k, &i) in indices.iter().enumerate() {
                 let plane = 3 * pw * ph;
-                let image = from_signed_chw_cropped(&images[k * plane..(k + 1) * plane], pw, ph, w, h);
+                let image =
+                    from_signed_chw_cropped(&images[k * plane..(k + 1) * plane], pw, ph, w, h);
                 let maps = priors
                     .iter()
                     .enumerate()
@@ -260,7 +282,9 @@ impl Restorer {
                 });
             }
         }
-        out.into_iter().map(|f| f.expect("every face restored")).collect()
+        out.into_iter()
+            .map(|f| f.expect("every face restored"))
+            .collect()
     }
 }
 

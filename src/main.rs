@@ -8,7 +8,11 @@ use face_deblur::inference::{BackendChoice, select_device};
 use face_deblur::train::config::TrainConfig;
 
 #[derive(Parser)]
-#[command(name = "face-deblur", version, about = "Restore blurred faces in photos (DFPGnet)")]
+#[command(
+    name = "face-deblur",
+    version,
+    about = "Restore blurred faces in photos (DFPGnet)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -34,6 +38,54 @@ fn backend_choice(b: Option<Backend>) -> BackendChoice {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Restore the faces in photos (files or folders).
+    Restore {
+        /// Input photos or folders of photos.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output file (one input) or folder (same file names).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Treat each input as an aligned face crop (no detection; output same size).
+        #[arg(long)]
+        aligned: bool,
+        /// Compute backend (default: a hardware GPU if there is one, else the CPU).
+        #[arg(long, value_enum)]
+        backend: Option<Backend>,
+        /// Weight file (default: the shipped weights).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Restoration strength, 0 (original) to 1 (full).
+        #[arg(long, default_value_t = 1.0)]
+        strength: f32,
+    },
+    /// Evaluate weights on blurred test faces (PSNR, SSIM, identity, LPIPS-like).
+    Eval {
+        /// Data root with faces/ and kernels/ (default: ../shared/data).
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        /// Recorded kernels file (default: DATA/kernels/motion_kernels.safetensors).
+        #[arg(long)]
+        kernels: Option<PathBuf>,
+        /// Seed of the blur synthesis.
+        #[arg(long, default_value_t = 2022)]
+        seed: u64,
+        /// Weight file (default: the shipped weights).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Faces per test set.
+        #[arg(long, default_value_t = 200)]
+        faces: usize,
+        /// Folder with the metric nets (face ResNet, VGG16, LPIPS heads).
+        #[arg(long, default_value = "../shared/weights")]
+        metric_weights: PathBuf,
+        /// Write eval.json and eval.md into this folder.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Compute backend.
+        #[arg(long, value_enum)]
+        backend: Option<Backend>,
+    },
     /// Train DFPGnet (resumable).
     Train {
         /// Training configuration (JSON); without it, the compact defaults.
@@ -64,6 +116,62 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Some(Command::Restore {
+            inputs,
+            out,
+            aligned,
+            backend,
+            weights,
+            strength,
+        }) => {
+            let options = face_deblur::cli::RestoreOptions {
+                inputs,
+                out,
+                aligned,
+                backend: backend_choice(backend),
+                weights,
+                strength: strength.clamp(0.0, 1.0),
+            };
+            match face_deblur::cli::run_restore(&options) {
+                Ok(0) => Ok(()),
+                Ok(failed) => Err(anyhow::anyhow!("{failed} photo(s) failed")),
+                Err(e) => Err(e),
+            }
+        }
+        Some(Command::Eval {
+            data,
+            kernels,
+            seed,
+            weights,
+            faces,
+            metric_weights,
+            out,
+            backend,
+        }) => (|| {
+            use face_deblur::train::eval;
+            let compute = select_device(backend_choice(backend));
+            if let Some(notice) = &compute.notice {
+                eprintln!("note: {notice}");
+            }
+            let restorer = face_deblur::cli::load_restorer(weights.as_deref(), &compute.device)?;
+            let metrics = eval::Metrics::load(&metric_weights, &compute.device)?;
+            let kernels =
+                kernels.unwrap_or_else(|| data.join("kernels/motion_kernels.safetensors"));
+            let mut reports = Vec::new();
+            for (name, samples) in eval::test_sets(&data, &kernels, faces, seed)? {
+                eprintln!("evaluating {name} ({} faces)…", samples.len());
+                reports.push(eval::evaluate_set(&name, &restorer, &metrics, &samples));
+            }
+            let md = eval::markdown(&reports);
+            std::fs::create_dir_all(&out)?;
+            face_deblur::fsutil::write_atomic(
+                &out.join("eval.json"),
+                serde_json::to_string_pretty(&reports)?.as_bytes(),
+            )?;
+            face_deblur::fsutil::write_atomic(&out.join("eval.md"), md.as_bytes())?;
+            println!("{md}");
+            Ok(())
+        })(),
         Some(Command::Train {
             config,
             out,

@@ -185,7 +185,11 @@ pub fn load_bytes(
         reason: e.to_string(),
     })?;
     let info = read_info(path, &bytes)?;
-    let n_attention = if bytes_contain_attention(&bytes) { 3 } else { 0 };
+    let n_attention = if bytes_contain_attention(&bytes) {
+        3
+    } else {
+        0
+    };
     let mut modules = DfpgnetWeights {
         generator: info.generator.init(device),
         attention: (0..n_attention)
@@ -223,4 +227,15 @@ fn bytes_contain_attention(bytes: &[u8]) -> bool {
     SafeTensors::deserialize(bytes)
         .map(|st| st.names().iter().any(|n| n.starts_with("attention.")))
         .unwrap_or(false)
+}
+
+/// File name of the shipped weights (in `weights/`, embedded in the binary).
+pub const SHIPPED_FILE: &str = "weights/dfpgnet-compact.safetensors";
+
+/// The shipped weights, embedded at build time.
+static SHIPPED: &[u8] = include_bytes!("../weights/dfpgnet-compact.safetensors");
+
+/// Load the shipped weights onto `device`.
+pub fn load_shipped(device: &Device) -> Result<LoadedWeights, WeightsError> {
+    load_bytes(Path::new(SHIPPED_FILE), SHIPPED.to_vec(), device)
 }

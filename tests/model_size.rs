@@ -15,7 +15,10 @@ fn paper_config_has_about_44_7_million_parameters() {
         (44_000_000..45_500_000).contains(&params),
         "paper config has {params} parameters"
     );
-    assert!((85.0..105.0).contains(&gmac), "paper config costs {gmac} GMAC");
+    assert!(
+        (85.0..105.0).contains(&gmac),
+        "paper config costs {gmac} GMAC"
+    );
 }
 
 #[test]

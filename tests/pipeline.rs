@@ -15,7 +15,9 @@ const ASSETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets");
 
 /// A fresh, empty scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pipeline").join(name);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("pipeline")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -81,7 +83,10 @@ fn paste_back_changes_only_pixels_inside_the_crop() {
             changed += 1;
         }
     }
-    assert!(changed > (r.width * r.height / 2) as usize, "only {changed} changed");
+    assert!(
+        changed > (r.width * r.height / 2) as usize,
+        "only {changed} changed"
+    );
 }
 
 /// A baseline 8×8 four-component (Adobe, inverted CMYK) JPEG of one flat colour.
@@ -115,7 +120,11 @@ fn cmyk_jpeg(cmyk: [u8; 4]) -> Vec<u8> {
         code <<= 1;
     }
     let mut bits: Vec<bool> = Vec::new();
-    let mut put = |value: u32, len: u32| (0..len).rev().for_each(|i| bits.push(value >> i & 1 == 1));
+    let mut put = |value: u32, len: u32| {
+        (0..len)
+            .rev()
+            .for_each(|i| bits.push((value >> i) & 1 == 1))
+    };
     for value in cmyk {
         let dc = 8 * (i32::from(value) - 128); // flat block: DC = 8 × (value − 128)
         let category = 32 - dc.unsigned_abs().leading_zeros();
@@ -127,7 +136,7 @@ fn cmyk_jpeg(cmyk: [u8; 4]) -> Vec<u8> {
     }
     bits.resize(bits.len().div_ceil(8) * 8, true);
     for byte in bits.chunks(8) {
-        let byte = byte.iter().fold(0u8, |acc, &b| acc << 1 | u8::from(b));
+        let byte = byte.iter().fold(0u8, |acc, &b| (acc << 1) | u8::from(b));
         jpeg.push(byte);
         if byte == 0xFF {
             jpeg.push(0x00);
@@ -142,7 +151,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { crc >> 1 ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -158,8 +171,16 @@ fn png_header_bomb(width: u32, height: u32) -> Vec<u8> {
     };
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     let ihdr: Vec<u8> = [width.to_be_bytes(), height.to_be_bytes()].concat();
-    chunk(&mut png, b"IHDR", &[ihdr.as_slice(), &[8, 2, 0, 0, 0]].concat());
-    chunk(&mut png, b"IDAT", &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);
+    chunk(
+        &mut png,
+        b"IHDR",
+        &[ihdr.as_slice(), &[8, 2, 0, 0, 0]].concat(),
+    );
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
+    );
     chunk(&mut png, b"IEND", &[]);
     png
 }
@@ -173,12 +194,18 @@ fn bad_and_unusual_inputs_give_photos_or_clear_errors() {
         path
     };
     let gradient = RgbImage::from_fn(64, 48, |x, y| Rgb([(x * 4) as u8, (y * 5) as u8, 77]));
-    let jpeg = encode(&DynamicImage::ImageRgb8(gradient.clone()), ImageFormat::Jpeg);
+    let jpeg = encode(
+        &DynamicImage::ImageRgb8(gradient.clone()),
+        ImageFormat::Jpeg,
+    );
 
     let error = |path: &Path| {
         let err = load_photo(path).unwrap_err();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(err.to_string().contains(&name), "{err} does not name {name}");
+        assert!(
+            err.to_string().contains(&name),
+            "{err} does not name {name}"
+        );
         err
     };
     let truncated = write("truncated.jpg", &jpeg[..jpeg.len() / 2]);
@@ -190,12 +217,19 @@ fn bad_and_unusual_inputs_give_photos_or_clear_errors() {
     let bomb = write("bomb.png", &png_header_bomb(20_000, 20_000));
     assert!(matches!(
         error(&bomb),
-        PhotoError::TooLarge { width: 20_000, height: 20_000, .. }
+        PhotoError::TooLarge {
+            width: 20_000,
+            height: 20_000,
+            ..
+        }
     ));
     let missing = dir.join("missing.png");
     assert!(matches!(error(&missing), PhotoError::Io { .. }));
 
-    let one = write("one.png", &encode(&DynamicImage::new_rgb8(1, 1), ImageFormat::Png));
+    let one = write(
+        "one.png",
+        &encode(&DynamicImage::new_rgb8(1, 1), ImageFormat::Png),
+    );
     let photo = load_photo(&one).unwrap();
     assert_eq!(photo.rgb_u8.dimensions(), (1, 1));
     assert!(detector().detect(&photo.rgb_u8).is_empty());
@@ -206,13 +240,20 @@ fn bad_and_unusual_inputs_give_photos_or_clear_errors() {
     let deep_path = write("deep.png", &encode(&deep.clone().into(), ImageFormat::Png));
     let photo = load_photo(&deep_path).unwrap();
     assert_eq!(photo.source_color, ExtendedColorType::Rgb16);
-    assert_eq!(&photo.rgb_u8, &DynamicImage::ImageRgb16(deep.clone()).to_rgb8());
+    assert_eq!(
+        &photo.rgb_u8,
+        &DynamicImage::ImageRgb16(deep.clone()).to_rgb8()
+    );
     // Saving keeps 16 bits: untouched pixels are bit-identical, a changed one is changed.
     let mut result = photo.rgb_u8.clone();
     result.put_pixel(3, 4, Rgb([1, 2, 3]));
     let deep_out = dir.join("deep_out.png");
     save_photo(&photo, &result, &deep_out).unwrap();
-    let reloaded = load_photo(&deep_out).unwrap().original().unwrap().to_rgb16();
+    let reloaded = load_photo(&deep_out)
+        .unwrap()
+        .original()
+        .unwrap()
+        .to_rgb16();
     assert_eq!(reloaded.get_pixel(10, 10), deep.get_pixel(10, 10));
     assert_eq!(reloaded.get_pixel(3, 4).0, [257, 514, 771]);
 
@@ -225,7 +266,9 @@ fn bad_and_unusual_inputs_give_photos_or_clear_errors() {
     save_photo(&photo, &photo.rgb_u8, &gray_out).unwrap();
     assert_eq!(image::open(&gray_out).unwrap().to_luma8(), gray);
 
-    let rgba = image::RgbaImage::from_fn(16, 16, |x, y| image::Rgba([200, 10, 10, (x * 16 + y) as u8]));
+    let rgba = image::RgbaImage::from_fn(16, 16, |x, y| {
+        image::Rgba([200, 10, 10, (x * 16 + y) as u8])
+    });
     let rgba_path = write("rgba.png", &encode(&rgba.clone().into(), ImageFormat::Png));
     let photo = load_photo(&rgba_path).unwrap();
     assert_eq!(photo.source_color, ExtendedColorType::Rgba8);
@@ -247,10 +290,17 @@ fn bad_and_unusual_inputs_give_photos_or_clear_errors() {
     let photo = load_photo(&cmyk_path).unwrap();
     assert_eq!(photo.source_color, ExtendedColorType::Cmyk8);
     let [r, g, b] = photo.rgb_u8.get_pixel(4, 4).0;
-    assert!(r > 250 && (120..=136).contains(&g) && b < 5, "CMYK decoded as {r},{g},{b}");
+    assert!(
+        r > 250 && (120..=136).contains(&g) && b < 5,
+        "CMYK decoded as {r},{g},{b}"
+    );
     let cmyk_out = dir.join("cmyk_out.jpg");
     save_photo(&photo, &photo.rgb_u8, &cmyk_out).unwrap();
-    assert_eq!(load_photo(&cmyk_out).unwrap().icc, None, "CMYK profile put on RGB output");
+    assert_eq!(
+        load_photo(&cmyk_out).unwrap().icc,
+        None,
+        "CMYK profile put on RGB output"
+    );
 
     // Never overwrite the input; unknown extensions are refused.
     let err = save_photo(&photo, &photo.rgb_u8, &cmyk_path).unwrap_err();
@@ -271,16 +321,22 @@ fn exif_and_icc_survive_with_orientation_reset() {
     // 60×30: left half red, right half blue. Orientation 6 (rotate 90° clockwise) → 30×60
     // with red on top.
     let stored = RgbImage::from_fn(60, 30, |x, _| {
-        if x < 30 { Rgb([220, 20, 20]) } else { Rgb([20, 20, 220]) }
+        if x < 30 {
+            Rgb([220, 20, 20])
+        } else {
+            Rgb([20, 20, 220])
+        }
     });
-    let mut jpeg = img_parts::jpeg::Jpeg::from_bytes(
-        encode(&stored.into(), ImageFormat::Jpeg).into(),
-    )
-    .unwrap();
+    let mut jpeg =
+        img_parts::jpeg::Jpeg::from_bytes(encode(&stored.into(), ImageFormat::Jpeg).into())
+            .unwrap();
     let exif = minimal_exif_with_orientation(6, false);
     let mut icc = vec![0u8; 300];
     icc[16..20].copy_from_slice(b"RGB ");
-    icc.iter_mut().skip(128).enumerate().for_each(|(i, b)| *b = i as u8);
+    icc.iter_mut()
+        .skip(128)
+        .enumerate()
+        .for_each(|(i, b)| *b = i as u8);
     jpeg.set_exif(Some(exif.clone().into()));
     jpeg.set_icc_profile(Some(icc.clone().into()));
     let input = dir.join("rotated.jpg");
@@ -289,17 +345,29 @@ fn exif_and_icc_survive_with_orientation_reset() {
     let photo = load_photo(&input).unwrap();
     assert_eq!(photo.orientation, Orientation::Rotate90);
     assert_eq!(photo.rgb_u8.dimensions(), (30, 60));
-    assert!(photo.rgb_u8.get_pixel(15, 5).0[0] > 180, "red should be on top");
+    assert!(
+        photo.rgb_u8.get_pixel(15, 5).0[0] > 180,
+        "red should be on top"
+    );
     assert_eq!(photo.icc.as_deref(), Some(icc.as_slice()));
 
-    let check = |exif_out: Option<img_parts::Bytes>, icc_out: Option<img_parts::Bytes>, ext| {
-        let exif_out = exif_out.unwrap_or_else(|| panic!("{ext}: EXIF lost"));
-        assert_eq!(exif_orientation(&exif_out), Some(1), "{ext}");
-        assert_eq!(exif_out.len(), exif.len(), "{ext}");
-        let differing = exif.iter().zip(exif_out.iter()).filter(|(a, b)| a != b).count();
-        assert_eq!(differing, 1, "{ext}: only the orientation value may change");
-        assert_eq!(icc_out.as_deref(), Some(icc.as_slice()), "{ext}: ICC changed");
-    };
+    let check =
+        |exif_out: Option<img_parts::Bytes>, icc_out: Option<img_parts::Bytes>, ext: &str| {
+            let exif_out = exif_out.unwrap_or_else(|| panic!("{ext}: EXIF lost"));
+            assert_eq!(exif_orientation(&exif_out), Some(1), "{ext}");
+            assert_eq!(exif_out.len(), exif.len(), "{ext}");
+            let differing = exif
+                .iter()
+                .zip(exif_out.iter())
+                .filter(|(a, b)| a != b)
+                .count();
+            assert_eq!(differing, 1, "{ext}: only the orientation value may change");
+            assert_eq!(
+                icc_out.as_deref(),
+                Some(icc.as_slice()),
+                "{ext}: ICC changed"
+            );
+        };
     for ext in ["jpg", "png", "webp"] {
         let out = dir.join(format!("out.{ext}"));
         save_photo(&photo, &photo.rgb_u8, &out).unwrap();
@@ -325,7 +393,10 @@ fn exif_and_icc_survive_with_orientation_reset() {
     }
     let tiff = dir.join("out.tiff");
     save_photo(&photo, &photo.rgb_u8, &tiff).unwrap();
-    assert_eq!(load_photo(&tiff).unwrap().icc.as_deref(), Some(icc.as_slice()));
+    assert_eq!(
+        load_photo(&tiff).unwrap().icc.as_deref(),
+        Some(icc.as_slice())
+    );
 
     // In-memory photos (no metadata) save too.
     let plain = Photo::from_rgb(dir.join("none.png"), RgbImage::new(4, 4));

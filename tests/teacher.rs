@@ -11,7 +11,10 @@ fn weights_dir() -> PathBuf {
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 #[test]
@@ -49,7 +52,10 @@ fn face_resnet_reproduces_the_astronaut_test_vector() {
                 let want = tv.get(&format!("expected_feat.{name}"), &shape).unwrap();
                 let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
                 let diff = max_abs_diff(&got, want);
-                assert!(diff < 2e-2 * scale.max(1.0), "{name}: max diff {diff} (scale {scale})");
+                assert!(
+                    diff < 2e-2 * scale.max(1.0),
+                    "{name}: max diff {diff} (scale {scale})"
+                );
             }
         }
     }

@@ -104,7 +104,9 @@ impl ResGroup {
     /// `blocks` residual blocks of `channels` channels.
     pub fn new(channels: usize, blocks: usize, device: &Device) -> Self {
         Self {
-            blocks: (0..blocks).map(|_| ResBlock::new(channels, device)).collect(),
+            blocks: (0..blocks)
+                .map(|_| ResBlock::new(channels, device))
+                .collect(),
             tail: conv3x3(channels, channels, device),
         }
     }

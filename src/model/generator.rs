@@ -205,9 +205,7 @@ impl PriorStream {
             .map(|i| {
                 let (c, p) = (config.channels[i], config.prior_channels[i]);
                 PriorBranch {
-                    ssft: config
-                        .feature_transforms
-                        .then(|| Sft::new(c, c, c, device)),
+                    ssft: config.feature_transforms.then(|| Sft::new(c, c, c, device)),
                     group: ResGroup::new(c, config.prior_blocks, device),
                     out: (c != p).then(|| conv3x3(c, p, device)),
                 }
@@ -276,8 +274,7 @@ impl Generator {
             None => Vec::new(),
         };
         let prior = |i: usize| priors.get(i).cloned();
-        let fuse = |fusion: &Option<PriorFusion>, d: Tensor<4>, i: usize| match (fusion, prior(i))
-        {
+        let fuse = |fusion: &Option<PriorFusion>, d: Tensor<4>, i: usize| match (fusion, prior(i)) {
             (Some(f), Some(p)) => f.forward(d, p),
             _ => d,
         };
@@ -336,7 +333,11 @@ mod tests {
     #[test]
     fn fresh_generator_is_the_identity() {
         let device = Device::flex();
-        let x = Tensor::<4>::random([1, 3, 8, 8], burn::tensor::Distribution::Uniform(-0.99, 0.99), &device);
+        let x = Tensor::<4>::random(
+            [1, 3, 8, 8],
+            burn::tensor::Distribution::Uniform(-0.99, 0.99),
+            &device,
+        );
         let out = tiny().init(&device).forward(x.clone());
         let diff: f32 = (out.image - x).abs().max().into_scalar();
         assert!(diff < 1e-4, "max difference {diff}");
@@ -346,7 +347,9 @@ mod tests {
     fn output_is_in_signed_unit_range() {
         let device = Device::flex();
         let x = Tensor::<4>::random([1, 3, 8, 8], burn::tensor::Distribution::Default, &device);
-        let out = tiny().init(&device).forward(x.mul_scalar(2.0).sub_scalar(1.0));
+        let out = tiny()
+            .init(&device)
+            .forward(x.mul_scalar(2.0).sub_scalar(1.0));
         let v: Vec<f32> = out.image.into_data().try_to_vec().unwrap();
         assert!(v.iter().all(|x| (-1.0..=1.0).contains(x)));
     }

@@ -176,7 +176,9 @@ impl TensorFile {
         let has_bias = self.tensors.contains_key(&bname);
         let mut conv = Conv2dConfig::new([inp, out], [kh, kw])
             .with_stride([stride, stride])
-            .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
+            .with_padding(PaddingConfig2d::Explicit(
+                padding, padding, padding, padding,
+            ))
             .with_bias(has_bias)
             .init(device);
         conv.weight = Param::from_tensor(self.tensor(&wname, [out, inp, kh, kw], device)?);

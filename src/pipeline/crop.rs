@@ -123,7 +123,9 @@ pub fn crop_square(
     margin: f32,
     size: u32,
 ) -> Result<FaceCrop, CropError> {
-    let valid = [face.x, face.y, face.w, face.h].iter().all(|v| v.is_finite())
+    let valid = [face.x, face.y, face.w, face.h]
+        .iter()
+        .all(|v| v.is_finite())
         && face.w > 0.0
         && face.h > 0.0
         && margin.is_finite()
@@ -131,7 +133,12 @@ pub fn crop_square(
     if !valid {
         return Err(CropError::InvalidBox(*face));
     }
-    crop_region(photo_rgb, square_around(face, margin), size, DEFAULT_FEATHER)
+    crop_region(
+        photo_rgb,
+        square_around(face, margin),
+        size,
+        DEFAULT_FEATHER,
+    )
 }
 
 /// The whole photo as the face (for already aligned face images): resized to `size × size`
@@ -249,7 +256,10 @@ mod tests {
             crop_square(&photo, &bad, 1.7, 64),
             Err(CropError::InvalidBox(_))
         ));
-        assert_eq!(aligned_face(&RgbImage::new(0, 0), 64).unwrap_err(), CropError::Empty);
+        assert_eq!(
+            aligned_face(&RgbImage::new(0, 0), 64).unwrap_err(),
+            CropError::Empty
+        );
         let aligned = aligned_face(&photo, 0);
         assert_eq!(aligned.unwrap_err(), CropError::Empty);
     }

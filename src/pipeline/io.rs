@@ -163,7 +163,9 @@ impl Photo {
     /// Colour type of the decoded pixels (e.g. `Rgb8`, `La16`).
     #[must_use]
     pub fn decoded_color(&self) -> ColorType {
-        self.original.as_ref().map_or(ColorType::Rgb8, DynamicImage::color)
+        self.original
+            .as_ref()
+            .map_or(ColorType::Rgb8, DynamicImage::color)
     }
 }
 
@@ -225,10 +227,11 @@ pub fn decode_photo(path: &Path, bytes: &[u8]) -> Result<Photo, PhotoError> {
         .map_err(|e| map_image_error(path, e, (0, 0)))?;
     let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
-        return Err(decode_err(format!("the image has no pixels ({width}×{height})")));
+        return Err(decode_err(format!(
+            "the image has no pixels ({width}×{height})"
+        )));
     }
-    if u64::from(width) * u64::from(height) > MAX_PIXELS
-        || decoder.total_bytes() > MAX_DECODE_BYTES
+    if u64::from(width) * u64::from(height) > MAX_PIXELS || decoder.total_bytes() > MAX_DECODE_BYTES
     {
         return Err(PhotoError::TooLarge {
             path: path_buf,
@@ -254,8 +257,8 @@ pub fn decode_photo(path: &Path, bytes: &[u8]) -> Result<Photo, PhotoError> {
         None => decoder.orientation().unwrap_or(Orientation::NoTransforms),
     };
 
-    let mut image =
-        DynamicImage::from_decoder(decoder).map_err(|e| map_image_error(path, e, (width, height)))?;
+    let mut image = DynamicImage::from_decoder(decoder)
+        .map_err(|e| map_image_error(path, e, (width, height)))?;
     image.apply_orientation(orientation);
     let (rgb_u8, original) = split_original(image);
     Ok(Photo {
@@ -361,7 +364,9 @@ mod tests {
 
     fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut bytes = Vec::new();
-        image.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
+        image
+            .write_to(&mut Cursor::new(&mut bytes), format)
+            .unwrap();
         bytes
     }
 
@@ -389,7 +394,9 @@ mod tests {
         let mut encoder = image::codecs::png::PngEncoder::new(&mut png);
         use image::ImageEncoder;
         encoder
-            .set_exif_metadata(super::super::metadata::minimal_exif_with_orientation(6, true))
+            .set_exif_metadata(super::super::metadata::minimal_exif_with_orientation(
+                6, true,
+            ))
             .unwrap();
         encoder
             .write_image(image.as_raw(), 2, 1, ExtendedColorType::Rgb8)

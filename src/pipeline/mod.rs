@@ -27,12 +27,12 @@
 
 pub mod crop;
 pub mod detect;
-#[cfg(test)]
-mod shared_data;
 pub mod io;
 pub mod metadata;
 pub mod paste;
 pub mod save;
+#[cfg(test)]
+mod shared_data;
 
 pub use crop::{
     CropError, CropTransform, DEFAULT_FEATHER, DEFAULT_MARGIN, FaceCrop, PhotoRect, aligned_face,

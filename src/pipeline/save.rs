@@ -167,7 +167,9 @@ fn to_format_layout(image: DynamicImage, format: ImageFormat, out_path: &Path) -
     );
     let warn = |what: &str| tracing::warn!("{}: {what}", out_path.display());
     match format {
-        ImageFormat::Png | ImageFormat::Tiff if color.bytes_per_pixel() / color.channel_count() > 2 => {
+        ImageFormat::Png | ImageFormat::Tiff
+            if color.bytes_per_pixel() / color.channel_count() > 2 =>
+        {
             // 32-bit float: store as 16-bit.
             if alpha {
                 DynamicImage::ImageRgba16(image.to_rgba16())
@@ -243,7 +245,10 @@ fn encode(
 ) -> image::ImageResult<Vec<u8>> {
     let mut bytes = Vec::new();
     let warn_dropped = |what: &str, name: &str| {
-        tracing::warn!("{}: {name} cannot store {what}; it is dropped", out_path.display());
+        tracing::warn!(
+            "{}: {name} cannot store {what}; it is dropped",
+            out_path.display()
+        );
     };
     let exif = match exif {
         Some(exif) if format == ImageFormat::Jpeg && exif.len() > JPEG_MAX_EXIF => {
@@ -297,7 +302,12 @@ fn write_with(
             .set_exif_metadata(exif)
             .map_err(image::ImageError::Unsupported)?;
     }
-    encoder.write_image(image.as_bytes(), image.width(), image.height(), image.color().into())
+    encoder.write_image(
+        image.as_bytes(),
+        image.width(),
+        image.height(),
+        image.color().into(),
+    )
 }
 
 /// True when `output` names the same file as `input` (same canonical path, or same inode).

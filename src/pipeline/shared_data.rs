@@ -92,9 +92,17 @@ fn recall_on_shared_data() {
             }
             let fractions: Vec<String> = found
                 .iter()
-                .map(|&n| format!("{n}/{} = {:.0}%", files.len(), 100.0 * n as f32 / files.len() as f32))
+                .map(|&n| {
+                    format!(
+                        "{n}/{} = {:.0}%",
+                        files.len(),
+                        100.0 * n as f32 / files.len() as f32
+                    )
+                })
                 .collect();
-            println!("{name}/{sub}: crops with a face per threshold {fractions:?}; missed at default: {missed:?}");
+            println!(
+                "{name}/{sub}: crops with a face per threshold {fractions:?}; missed at default: {missed:?}"
+            );
         }
     }
 }
@@ -110,7 +118,10 @@ fn framing_on_training_crops() {
     for (name, root, nested) in sets {
         let mut files = Vec::new();
         if nested {
-            for dir in std::fs::read_dir(root).unwrap().filter_map(|e| Some(e.ok()?.path())) {
+            for dir in std::fs::read_dir(root)
+                .unwrap()
+                .filter_map(|e| Some(e.ok()?.path()))
+            {
                 files.extend(image_files(&dir));
             }
         } else {
@@ -177,19 +188,39 @@ fn render_detections() {
     let detector = FaceDetector::new(DetectorConfig::default()).unwrap();
     let out_dir = Path::new("/tmp/face-deblur-detections");
     std::fs::create_dir_all(out_dir).unwrap();
-    for folder in std::fs::read_dir(REAL).unwrap().filter_map(|e| Some(e.ok()?.path())) {
+    for folder in std::fs::read_dir(REAL)
+        .unwrap()
+        .filter_map(|e| Some(e.ok()?.path()))
+    {
         for file in image_files(&folder.join("whole")) {
             let photo = load_photo(&file).unwrap();
             let mut canvas = photo.rgb_u8.clone();
             for face in detector.detect(&photo.rgb_u8) {
                 let r = square_around(&face, DEFAULT_MARGIN);
-                draw_rect(&mut canvas, r.x, r.y, r.width.into(), r.height.into(), Rgb([255, 0, 0]));
+                draw_rect(
+                    &mut canvas,
+                    r.x,
+                    r.y,
+                    r.width.into(),
+                    r.height.into(),
+                    Rgb([255, 0, 0]),
+                );
                 let (x, y) = (face.x as i64, face.y as i64);
-                draw_rect(&mut canvas, x, y, face.w as i64, face.h as i64, Rgb([0, 255, 0]));
+                draw_rect(
+                    &mut canvas,
+                    x,
+                    y,
+                    face.w as i64,
+                    face.h as i64,
+                    Rgb([0, 255, 0]),
+                );
             }
             let scale = 1024.0 / canvas.width().max(canvas.height()) as f32;
             if scale < 1.0 {
-                let (w, h) = (canvas.width() as f32 * scale, canvas.height() as f32 * scale);
+                let (w, h) = (
+                    canvas.width() as f32 * scale,
+                    canvas.height() as f32 * scale,
+                );
                 let filter = image::imageops::FilterType::Triangle;
                 canvas = image::imageops::resize(&canvas, w as u32, h as u32, filter);
             }
@@ -205,10 +236,18 @@ fn render_detections() {
 
 /// (source under `REAL`, destination under `assets/`, longest side after downscaling).
 const ASSETS: [(&str, &str, u32); 5] = [
-    ("gfpgan/whole/Blake_Lively.jpg", "photos/gfpgan_blake_lively.jpg", 700),
+    (
+        "gfpgan/whole/Blake_Lively.jpg",
+        "photos/gfpgan_blake_lively.jpg",
+        700,
+    ),
     ("gfpgan/whole/00.jpg", "photos/gfpgan_00.jpg", 640),
     ("gfpgan/whole/10045.png", "photos/gfpgan_10045.jpg", 560),
-    ("vqfr/faces/Elin_Nordegren_0001_00_lq.png", "faces/vqfr_elin_nordegren.jpg", 256),
+    (
+        "vqfr/faces/Elin_Nordegren_0001_00_lq.png",
+        "faces/vqfr_elin_nordegren.jpg",
+        256,
+    ),
     ("gfpgan/faces/Adele_crop.png", "faces/gfpgan_adele.jpg", 256),
 ];
 
@@ -221,15 +260,25 @@ fn make_assets() {
         let scale = (longest as f32 / photo.width().max(photo.height()) as f32).min(1.0);
         let (w, h) = (photo.width() as f32 * scale, photo.height() as f32 * scale);
         let filter = image::imageops::FilterType::Lanczos3;
-        let small = image::imageops::resize(&photo.rgb_u8, w.round() as u32, h.round() as u32, filter);
+        let small =
+            image::imageops::resize(&photo.rgb_u8, w.round() as u32, h.round() as u32, filter);
         let out = assets.join(destination);
         std::fs::create_dir_all(out.parent().unwrap()).unwrap();
         let mut bytes = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 85)
             .encode_image(&small)
             .unwrap();
-        assert!(bytes.len() <= 100_000, "{destination} is {} bytes", bytes.len());
+        assert!(
+            bytes.len() <= 100_000,
+            "{destination} is {} bytes",
+            bytes.len()
+        );
         std::fs::write(&out, &bytes).unwrap();
-        println!("{destination}: {}x{}, {} bytes", small.width(), small.height(), bytes.len());
+        println!(
+            "{destination}: {}x{}, {} bytes",
+            small.width(),
+            small.height(),
+            bytes.len()
+        );
     }
 }

@@ -26,7 +26,8 @@ use rand::Rng;
 pub use kernel::{Kernel, blur_rgb};
 pub use recorded::{KernelRole, RecordedKernels};
 pub use trajectory::{
-    TRAJECTORY_LENGTH, TRAJECTORY_SAMPLES, random_trajectory, standard_normal, synthetic_kernel,
+    TRAJECTORY_LENGTH, TRAJECTORY_SAMPLES, normal_pair, random_trajectory, standard_normal,
+    synthetic_kernel,
 };
 
 /// Where the blur kernel of one degradation comes from.
@@ -200,13 +201,16 @@ pub fn add_noise_and_jpeg<R: Rng + ?Sized>(
         "image buffer does not match {c}×{h}×{w}"
     );
     let sigma = f64::from(params.noise_sigma);
+    if sigma > 0.0 {
+        for pair in chw.chunks_mut(2) {
+            let (n0, n1) = normal_pair(rng);
+            for (v, n) in pair.iter_mut().zip([n0, n1]) {
+                *v = (f64::from(*v) + sigma * n) as f32;
+            }
+        }
+    }
     for v in &mut chw {
-        let noisy = if sigma > 0.0 {
-            f64::from(*v) + sigma * standard_normal(rng)
-        } else {
-            f64::from(*v)
-        };
-        *v = noisy.clamp(0.0, 1.0) as f32;
+        *v = v.clamp(0.0, 1.0);
     }
     match params.jpeg_quality {
         Some(q) => jpeg_round_trip(&chw, c, h, w, q),

@@ -4,6 +4,7 @@ pub mod blur;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod eval;
 pub mod loss;
 pub mod metrics;
 pub mod report;

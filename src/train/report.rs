@@ -107,8 +107,22 @@ pub fn curves(state: &RunState) -> RgbImage {
     let pts = |f: &dyn Fn(&super::checkpoint::ValidationPoint) -> f64| -> Vec<(f64, f64)> {
         val.iter().map(|v| (v.step as f64, f(v))).collect()
     };
-    polyline(&mut img, &pts(&|v| v.psnr_input), (0.0, max_step), yr, top, Rgb([150, 150, 150]));
-    polyline(&mut img, &pts(&|v| v.psnr_output), (0.0, max_step), yr, top, Rgb([30, 90, 220]));
+    polyline(
+        &mut img,
+        &pts(&|v| v.psnr_input),
+        (0.0, max_step),
+        yr,
+        top,
+        Rgb([150, 150, 150]),
+    );
+    polyline(
+        &mut img,
+        &pts(&|v| v.psnr_output),
+        (0.0, max_step),
+        yr,
+        top,
+        Rgb([30, 90, 220]),
+    );
     let losses = &state.losses;
     let bottom = (10, 250, w - 20, 220);
     let series: [(&dyn Fn(&super::checkpoint::LossPoint) -> f64, Rgb<u8>); 4] = [
@@ -128,7 +142,10 @@ pub fn curves(state: &RunState) -> RgbImage {
 /// Write `img` as PNG to `path` atomically.
 pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
     let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )?;
     crate::fsutil::write_atomic(path, &bytes)?;
     Ok(())
 }

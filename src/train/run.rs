@@ -80,7 +80,12 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
     opts.size = config.image_size;
     opts.crop = (config.crop > 0).then_some(config.crop);
     let sources = [FaceSource::CelebA, FaceSource::UtkFace];
-    let train = Arc::new(FaceDataset::new(&config.data_dir, Split::Train, &sources, opts.clone())?);
+    let train = Arc::new(FaceDataset::new(
+        &config.data_dir,
+        Split::Train,
+        &sources,
+        opts.clone(),
+    )?);
     let val = FaceDataset::new(&config.data_dir, Split::Val, &sources, opts)?;
     let val_set = val.eval_set(config.validation_faces, config.seed, &EvalPolicy::default())?;
     tracing::info!(
@@ -94,10 +99,8 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
 
     let bar = ProgressBar::new(config.steps as u64).with_position(trainer.state.step as u64);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}",
-        )
-        .expect("valid template"),
+        ProgressStyle::with_template("{bar:30} {pos}/{len} steps  {per_sec}  ETA {eta}  {msg}")
+            .expect("valid template"),
     );
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -207,7 +210,12 @@ pub fn export(trainer: &Trainer, path: &Path, config: &TrainConfig) -> Result<()
             config.variant, trainer.state.step, config.batch_size, config.crop, config.image_size
         ),
     };
-    weights::save(path, &trainer.generator, trainer.discriminator.as_ref(), &info)?;
+    weights::save(
+        path,
+        &trainer.generator,
+        trainer.discriminator.as_ref(),
+        &info,
+    )?;
     Ok(())
 }
 
@@ -221,7 +229,10 @@ fn validate(trainer: &Trainer, set: &[Sample]) -> (ValidationPoint, Vec<Row>) {
     let mut rows = Vec::new();
     for chunk in set.chunks(8) {
         let size = chunk[0].size;
-        let data: Vec<f32> = chunk.iter().flat_map(|s| s.blurred.iter().copied()).collect();
+        let data: Vec<f32> = chunk
+            .iter()
+            .flat_map(|s| s.blurred.iter().copied())
+            .collect();
         let input = to_signed(&data, [chunk.len(), 3, size, size], &device);
         let restored: Vec<f32> = trainer
             .restore(input)

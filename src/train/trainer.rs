@@ -103,11 +103,7 @@ impl Trainer {
         let mut prior_value = 0.0;
         let mut adv_value = 0.0;
         if !out.priors.is_empty() {
-            let prior = loss::prior_loss(
-                &teacher_priors,
-                &out.priors,
-                self.discriminator.as_ref(),
-            );
+            let prior = loss::prior_loss(&teacher_priors, &out.priors, self.discriminator.as_ref());
             prior_value = scalar(&prior);
             total = total + prior.mul_scalar(self.config.lambda_prior);
         }

@@ -144,7 +144,11 @@ impl FaceResnet {
         };
         Ok(Self {
             conv32_down: ConvScale::load(&file, "conv32_down", 2, 0, device)?,
-            blocks32: group(&[("conv32_1", false), ("conv32_2", false), ("conv32_3", false)])?,
+            blocks32: group(&[
+                ("conv32_1", false),
+                ("conv32_2", false),
+                ("conv32_3", false),
+            ])?,
             blocks64: group(&[
                 ("conv64_down", true),
                 ("conv64_1", false),
@@ -176,7 +180,10 @@ impl FaceResnet {
     /// The stem and the 32-channel blocks: features up to `conv32_3`.
     fn stem(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let down = relu(self.conv32_down.forward(x));
-        let mut y = max_pool2d(down.clone(), MaxPoolOptions::new([3, 3]).with_stride([2, 2]));
+        let mut y = max_pool2d(
+            down.clone(),
+            MaxPoolOptions::new([3, 3]).with_stride([2, 2]),
+        );
         for b in &self.blocks32 {
             y = b.forward(y);
         }

@@ -37,10 +37,17 @@ pub const TRAJECTORY_LENGTH: f64 = 60.0;
 
 /// One standard-normal draw (Box–Muller), so no distribution crate is needed.
 pub fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    normal_pair(rng).0
+}
+
+/// Two independent standard-normal draws from one Box–Muller transform.
+pub fn normal_pair<R: Rng + ?Sized>(rng: &mut R) -> (f64, f64) {
     // `1 - U[0,1)` lies in (0, 1], so the logarithm is finite.
     let u1: f64 = 1.0 - rng.random::<f64>();
     let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    let r = (-2.0 * u1.ln()).sqrt();
+    let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
+    (r * c, r * s)
 }
 
 /// Random camera-shake path of `samples` points (`[x, y]`, generator units, starting at the
@@ -71,7 +78,7 @@ pub fn random_trajectory<R: Rng + ?Sized>(rng: &mut R, samples: usize) -> Vec<[f
             dvx = 2.0 * (vx * c - vy * s);
             dvy = 2.0 * (vx * s + vy * c);
         }
-        let (nx, ny) = (standard_normal(rng), standard_normal(rng));
+        let (nx, ny) = normal_pair(rng);
         dvx += anxiety * (gaussian_term * nx - centripetal * x) * step;
         dvy += anxiety * (gaussian_term * ny - centripetal * y) * step;
         vx += dvx;

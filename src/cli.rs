@@ -1,0 +1,152 @@
+//! `face-deblur restore`: batch restoration of files and folders.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::inference::{BackendChoice, Restorer, select_device};
+use crate::pipeline::{DetectorConfig, FaceDetector, load_photo, output_format, save_photo};
+use crate::restore::restore_photo;
+use crate::weights;
+
+/// Options of `face-deblur restore`.
+#[derive(Debug, Clone)]
+pub struct RestoreOptions {
+    /// Files or folders (a folder's images, not recursive).
+    pub inputs: Vec<PathBuf>,
+    /// Output file (one input) or folder.
+    pub out: PathBuf,
+    /// Treat each input as one aligned face crop.
+    pub aligned: bool,
+    /// Compute backend.
+    pub backend: BackendChoice,
+    /// Weight file (default: the shipped weights).
+    pub weights: Option<PathBuf>,
+    /// Restoration strength in [0, 1].
+    pub strength: f32,
+}
+
+/// Image file extensions the restore command picks up in folders.
+pub const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp"];
+
+fn is_image(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Expand folders into their image files (sorted); files are kept as given.
+pub fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .with_context(|| format!("cannot list {}", input.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && is_image(p))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// Where each input's result goes: `out` itself for a single file input when `out` is not a
+/// folder, else `out/<input file name>`.
+pub fn output_paths(files: &[PathBuf], inputs: &[PathBuf], out: &Path) -> Vec<PathBuf> {
+    let single_file = files.len() == 1 && inputs.len() == 1 && !inputs[0].is_dir();
+    if single_file && !out.is_dir() && output_format(out).is_some() {
+        return vec![out.to_path_buf()];
+    }
+    files
+        .iter()
+        .map(|f| out.join(f.file_name().unwrap_or_default()))
+        .collect()
+}
+
+/// Load the weights to use: `path`, or the shipped ones.
+pub fn load_restorer(path: Option<&Path>, device: &burn::prelude::Device) -> Result<Restorer> {
+    let restorer = match path {
+        Some(p) => Restorer::load(p, device)?,
+        None => weights::load_shipped(device).map(|w| Restorer::from_loaded(w, device))?,
+    };
+    if !restorer.is_trained() {
+        bail!(
+            "the weights are untrained (0 training steps): face-deblur will not pretend to restore \
+             with them; train with `face-deblur train` or pass --weights"
+        );
+    }
+    Ok(restorer)
+}
+
+/// Run the restore command; returns the number of inputs that failed.
+pub fn run_restore(options: &RestoreOptions) -> Result<usize> {
+    let files = collect_inputs(&options.inputs)?;
+    if files.is_empty() {
+        bail!("no input images");
+    }
+    let outputs = output_paths(&files, &options.inputs, &options.out);
+    if outputs.len() > 1 || options.out.extension().is_none() {
+        std::fs::create_dir_all(&options.out)
+            .with_context(|| format!("cannot create {}", options.out.display()))?;
+    }
+    let compute = select_device(options.backend);
+    if let Some(notice) = &compute.notice {
+        eprintln!("note: {notice}");
+    }
+    let restorer = load_restorer(options.weights.as_deref(), &compute.device)?;
+    let detector = if options.aligned {
+        None
+    } else {
+        Some(FaceDetector::new(DetectorConfig::default())?)
+    };
+
+    let bar = ProgressBar::new(files.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} photos  {per_sec}  ETA {eta}  {msg}")
+            .expect("valid template"),
+    );
+    let mut failed = 0;
+    for (input, output) in files.iter().zip(&outputs) {
+        bar.set_message(input.display().to_string());
+        let result = (|| -> Result<usize> {
+            let photo = load_photo(input)?;
+            let restored = restore_photo(
+                &restorer,
+                &photo,
+                detector.as_ref(),
+                options.aligned,
+                options.strength,
+            )?;
+            save_photo(&photo, &restored.image, output)?;
+            Ok(restored.faces.len())
+        })();
+        match result {
+            Ok(n) => bar.suspend(|| {
+                eprintln!(
+                    "{} → {} ({n} face{})",
+                    input.display(),
+                    output.display(),
+                    if n == 1 { "" } else { "s" }
+                )
+            }),
+            Err(e) => {
+                failed += 1;
+                bar.suspend(|| eprintln!("error: {}: {e:#}", input.display()));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "{} of {} photos restored on {}",
+        files.len() - failed,
+        files.len(),
+        compute.description
+    );
+    Ok(failed)
+}

@@ -1,0 +1,246 @@
+//! `face-deblur eval`: blur sharp test faces reproducibly, restore them, and report PSNR, SSIM,
+//! identity distance and an LPIPS-like distance for the blurred input and the output, overall
+//! and per kernel size.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::blur::RecordedKernels;
+use super::data::{DatasetOptions, EvalPolicy, FaceDataset, FaceSource, Sample, Split};
+use super::loss::normalize_channels;
+use super::metrics::{psnr, ssim};
+use crate::inference::Restorer;
+use crate::model::teacher::{FACE_RESNET_FILE, FaceResnet, VGG16_FILE, Vgg16Features};
+use crate::model::tensors::{TensorFile, WeightFileError};
+
+/// LPIPS v0.1 linear heads for VGG (BSD-2, from the `lpips` package).
+pub const LPIPS_VGG_FILE: &str = "lpips_v0.1_vgg_lin.safetensors";
+
+/// The metric networks: identity embedding and LPIPS-like distance.
+pub struct Metrics {
+    resnet: FaceResnet,
+    vgg: Vgg16Features,
+    lpips_heads: Vec<Tensor<4>>,
+}
+
+impl Metrics {
+    /// Load the nets from `weights_dir` (shared/weights).
+    pub fn load(weights_dir: &Path, device: &Device) -> Result<Self, WeightFileError> {
+        let heads = TensorFile::open(&weights_dir.join(LPIPS_VGG_FILE))?;
+        let lpips_heads = [64, 128, 256, 512, 512]
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| heads.tensor(&format!("lin{i}.model.1.weight"), [1, c, 1, 1], device))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            resnet: FaceResnet::load(&weights_dir.join(FACE_RESNET_FILE), device)?,
+            vgg: Vgg16Features::load_full(&weights_dir.join(VGG16_FILE), device)?,
+            lpips_heads,
+        })
+    }
+
+    /// Euclidean distance between the identity embeddings of `a` and `b` (`[B, 3, H, W]` in
+    /// [-1, 1]), one per face; < 0.6 = same person by dlib's convention.
+    pub fn identity_distance(&self, a: Tensor<4>, b: Tensor<4>) -> Vec<f32> {
+        let ea = self.resnet.embed_signed(a);
+        let eb = self.resnet.embed_signed(b);
+        let d = (ea - eb).square().sum_dim(1).sqrt(); // [B, 1]
+        d.into_data().try_to_vec().unwrap_or_default()
+    }
+
+    /// LPIPS-like distance: LPIPS v0.1's VGG heads on Caffe ImageNet VGG16 features (not the
+    /// torchvision VGG16 the heads were fitted on, so uncalibrated: compare only with itself).
+    pub fn lpips_like(&self, a: Tensor<4>, b: Tensor<4>) -> Vec<f32> {
+        let fa = self.vgg.lpips_features(a);
+        let fb = self.vgg.lpips_features(b);
+        let mut total: Option<Tensor<4>> = None;
+        for ((x, y), w) in fa.into_iter().zip(fb).zip(&self.lpips_heads) {
+            let d = (normalize_channels(x) - normalize_channels(y)).square();
+            let weighted = (d * w.clone()).sum_dim(1).mean_dim(2).mean_dim(3); // [B,1,1,1]
+            total = Some(match total {
+                Some(t) => t + weighted,
+                None => weighted,
+            });
+        }
+        total
+            .map(|t| t.into_data().try_to_vec().unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+/// Mean scores of one group of faces.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Scores {
+    /// Faces in the group.
+    pub count: usize,
+    /// PSNR (dB) of the blurred input / the output against the sharp face.
+    pub psnr: [f64; 2],
+    /// SSIM of input / output.
+    pub ssim: [f64; 2],
+    /// Identity distance of input / output to the sharp face.
+    pub identity: [f64; 2],
+    /// LPIPS-like distance (uncalibrated) of input / output.
+    pub lpips_like: [f64; 2],
+}
+
+impl Scores {
+    fn add(&mut self, other: &[f64; 8]) {
+        self.count += 1;
+        for k in 0..2 {
+            self.psnr[k] += other[k];
+            self.ssim[k] += other[2 + k];
+            self.identity[k] += other[4 + k];
+            self.lpips_like[k] += other[6 + k];
+        }
+    }
+
+    fn finish(&mut self) {
+        let n = self.count.max(1) as f64;
+        for arr in [
+            &mut self.psnr,
+            &mut self.ssim,
+            &mut self.identity,
+            &mut self.lpips_like,
+        ] {
+            arr.iter_mut().for_each(|v| *v /= n);
+        }
+    }
+}
+
+/// Scores of one test set, overall and per kernel size.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SetReport {
+    /// E.g. "CelebA test".
+    pub name: String,
+    /// All faces.
+    pub overall: Scores,
+    /// By kernel size (0 = no blur).
+    pub by_kernel_size: BTreeMap<usize, Scores>,
+}
+
+/// Evaluate `restorer` on `samples`.
+pub fn evaluate_set(
+    name: &str,
+    restorer: &Restorer,
+    metrics: &Metrics,
+    samples: &[Sample],
+) -> SetReport {
+    let device = restorer.device().clone();
+    let mut report = SetReport {
+        name: name.into(),
+        ..Default::default()
+    };
+    for chunk in samples.chunks(8) {
+        let size = chunk[0].size;
+        let shape = [chunk.len(), 3, size, size];
+        let stack = |f: &dyn Fn(&Sample) -> &Vec<f32>| {
+            let data: Vec<f32> = chunk.iter().flat_map(|s| f(s).iter().copied()).collect();
+            Tensor::<4>::from_data(TensorData::new(data, shape), &device)
+                .mul_scalar(2.0)
+                .sub_scalar(1.0)
+        };
+        let blurred = stack(&|s| &s.blurred);
+        let sharp = stack(&|s| &s.sharp);
+        let restored = restorer.forward_signed(blurred.clone());
+        let id_in = metrics.identity_distance(blurred.clone(), sharp.clone());
+        let id_out = metrics.identity_distance(restored.clone(), sharp.clone());
+        let lp_in = metrics.lpips_like(blurred, sharp.clone());
+        let lp_out = metrics.lpips_like(restored.clone(), sharp);
+        let out: Vec<f32> = restored
+            .add_scalar(1.0)
+            .mul_scalar(0.5)
+            .clamp(0.0, 1.0)
+            .into_data()
+            .try_to_vec()
+            .unwrap_or_default();
+        let plane = 3 * size * size;
+        for (k, s) in chunk.iter().enumerate() {
+            let o = &out[k * plane..(k + 1) * plane];
+            let row = [
+                psnr(&s.blurred, &s.sharp, 3, size, size),
+                psnr(o, &s.sharp, 3, size, size),
+                ssim(&s.blurred, &s.sharp, 3, size, size),
+                ssim(o, &s.sharp, 3, size, size),
+                id_in[k] as f64,
+                id_out[k] as f64,
+                lp_in[k] as f64,
+                lp_out[k] as f64,
+            ];
+            report.overall.add(&row);
+            report
+                .by_kernel_size
+                .entry(s.kernel_size)
+                .or_default()
+                .add(&row);
+        }
+    }
+    report.overall.finish();
+    report.by_kernel_size.values_mut().for_each(Scores::finish);
+    report
+}
+
+/// The test sets: CelebA test split and the held-out UTKFace part, `count` faces each, blurred
+/// with synthetic kernels and the recorded kernels held out from training.
+pub fn test_sets(
+    data_dir: &Path,
+    kernels: &Path,
+    count: usize,
+    seed: u64,
+) -> Result<Vec<(String, Vec<Sample>)>> {
+    let recorded = Arc::new(RecordedKernels::load(kernels).context("loading recorded kernels")?);
+    let opts = DatasetOptions::training(Some(recorded));
+    let mut sets = Vec::new();
+    for (name, source) in [
+        ("CelebA test", FaceSource::CelebA),
+        ("UTKFace held-out", FaceSource::UtkFace),
+    ] {
+        let ds = FaceDataset::new(data_dir, Split::Test, &[source], opts.clone())?;
+        sets.push((
+            name.to_string(),
+            ds.eval_set(count, seed, &EvalPolicy::default())?,
+        ));
+    }
+    Ok(sets)
+}
+
+/// A Markdown table of the reports.
+pub fn markdown(reports: &[SetReport]) -> String {
+    let mut s = String::from(
+        "| set | kernel | faces | PSNR in → out (dB) | SSIM in → out | identity dist. in → out | LPIPS-like in → out |\n|---|---|---|---|---|---|---|\n",
+    );
+    for r in reports {
+        let mut row = |label: String, sc: &Scores| {
+            s.push_str(&format!(
+                "| {} | {} | {} | {:.2} → {:.2} | {:.3} → {:.3} | {:.3} → {:.3} | {:.3} → {:.3} |\n",
+                r.name,
+                label,
+                sc.count,
+                sc.psnr[0],
+                sc.psnr[1],
+                sc.ssim[0],
+                sc.ssim[1],
+                sc.identity[0],
+                sc.identity[1],
+                sc.lpips_like[0],
+                sc.lpips_like[1]
+            ));
+        };
+        row("all".into(), &r.overall);
+        for (k, sc) in &r.by_kernel_size {
+            row(
+                if *k == 0 {
+                    "none".into()
+                } else {
+                    format!("{k} px")
+                },
+                sc,
+            );
+        }
+    }
+    s
+}
