@@ -8,7 +8,8 @@ use face_deblur::pipeline::{
     DEFAULT_MARGIN, DetectorConfig, FaceBox, FaceDetector, Photo, PhotoError, crop_square,
     load_photo, paste_back, save_photo,
 };
-use image::{DynamicImage, ExtendedColorType, ImageFormat, Orientation, Rgb, RgbImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ExtendedColorType, ImageFormat, Rgb, RgbImage};
 use img_parts::{ImageEXIF, ImageICC};
 
 const ASSETS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/assets");

@@ -8,91 +8,14 @@ use image::{
     ColorType, DynamicImage, ExtendedColorType, ImageDecoder, ImageError, ImageFormat, ImageReader,
     Limits, RgbImage, metadata::Orientation,
 };
-use thiserror::Error;
 
+pub use super::error::PhotoError;
 use super::metadata::{exif_orientation, is_tiff_header, strip_exif_header};
 
 /// Largest photo we decode, in pixels (100 megapixels).
 pub const MAX_PIXELS: u64 = 100_000_000;
 /// Most memory a decoder may allocate (2 GiB); a 100 MP RGBA16 photo needs 800 MB.
 pub const MAX_DECODE_BYTES: u64 = 2 << 30;
-
-/// Why a photo could not be loaded or saved. Every variant names the file.
-#[derive(Debug, Error)]
-pub enum PhotoError {
-    /// Reading or writing the file failed at the operating-system level.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file concerned.
-        path: PathBuf,
-        /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is empty (0 bytes).
-    #[error("{path}: the file is empty (0 bytes)")]
-    Empty {
-        /// The file concerned.
-        path: PathBuf,
-    },
-    /// The file is an image in a supported format but its data is corrupt or truncated.
-    #[error("{path}: cannot decode the image: {reason}")]
-    Decode {
-        /// The file concerned.
-        path: PathBuf,
-        /// What the decoder reported.
-        reason: String,
-    },
-    /// The image is larger than [`MAX_PIXELS`] or needs more than [`MAX_DECODE_BYTES`].
-    #[error(
-        "{path}: the image is too large ({width}×{height}); at most {} megapixels are supported",
-        MAX_PIXELS / 1_000_000
-    )]
-    TooLarge {
-        /// The file concerned.
-        path: PathBuf,
-        /// Width the file declares (0 when unknown).
-        width: u32,
-        /// Height the file declares (0 when unknown).
-        height: u32,
-    },
-    /// The file is not in a format (or colour layout, or extension) that we handle.
-    #[error("{path}: unsupported: {reason}")]
-    Unsupported {
-        /// The file concerned.
-        path: PathBuf,
-        /// What is unsupported.
-        reason: String,
-    },
-    /// Encoding the output image failed.
-    #[error("{path}: cannot encode the image: {reason}")]
-    Encode {
-        /// The output file.
-        path: PathBuf,
-        /// What the encoder reported.
-        reason: String,
-    },
-    /// The output path is the input photo itself; we never overwrite an input.
-    #[error("{path}: refusing to overwrite the input photo")]
-    WouldOverwriteInput {
-        /// The output path given.
-        path: PathBuf,
-    },
-    /// The processed pixels do not have the photo's dimensions.
-    #[error("{path}: result is {actual_width}×{actual_height} but the photo is {width}×{height}")]
-    SizeMismatch {
-        /// The output file.
-        path: PathBuf,
-        /// Photo width.
-        width: u32,
-        /// Photo height.
-        height: u32,
-        /// Result width.
-        actual_width: u32,
-        /// Result height.
-        actual_height: u32,
-    },
-}
 
 /// A decoded photo, upright (EXIF orientation applied to the pixels), with what is needed to
 /// save the result without losing precision, alpha or metadata.
@@ -246,7 +169,14 @@ pub fn decode_photo(path: &Path, bytes: &[u8]) -> Result<Photo, PhotoError> {
         source_color = ExtendedColorType::Cmyk8;
     }
     let exif = read_exif(path, &mut decoder);
-    let icc = decoder.icc_profile().unwrap_or_else(|e| {
+    let icc = if format == ImageFormat::Tiff {
+        // image 0.25.10's TIFF decoder loses tag values larger than its decoding buffer
+        // limit once limits are set, so read the profile with a separate header-only decoder.
+        image::codecs::tiff::TiffDecoder::new(Cursor::new(bytes)).and_then(|mut d| d.icc_profile())
+    } else {
+        decoder.icc_profile()
+    };
+    let icc = icc.unwrap_or_else(|e| {
         tracing::warn!("{}: ignoring unreadable ICC profile: {e}", path.display());
         None
     });

@@ -27,6 +27,7 @@
 
 pub mod crop;
 pub mod detect;
+pub mod error;
 pub mod io;
 pub mod metadata;
 pub mod paste;

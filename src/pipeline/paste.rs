@@ -90,9 +90,9 @@ pub fn paste_back(
             let x = (region.x + i64::from(u)) as u32;
             let delta = delta_in_photo.get_pixel(u, v).0;
             let pixel = photo_rgb.get_pixel_mut(x, y);
-            for c in 0..3 {
-                let value = f32::from(pixel.0[c]) + weight * delta[c];
-                pixel.0[c] = value.round().clamp(0.0, 255.0) as u8;
+            for (channel, change) in pixel.0.iter_mut().zip(delta) {
+                let value = f32::from(*channel) + weight * change;
+                *channel = value.round().clamp(0.0, 255.0) as u8;
             }
         }
     }

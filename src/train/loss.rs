@@ -91,10 +91,10 @@ mod tests {
         // ‖(0.6, 0.8) − (1, 0)‖² = 0.16 + 0.64 = 0.8.
         let p = Tensor::<4>::from_floats([[[[3.0]], [[4.0]]]], &device);
         let q = Tensor::<4>::from_floats([[[[1.0]], [[0.0]]]], &device);
-        let loss = prior_loss(&[p.clone()], &[q], None);
+        let loss = prior_loss(std::slice::from_ref(&p), &[q], None);
         assert!((scalar(loss) - 0.8).abs() < 1e-5);
         // Identical features: zero loss; scale does not matter after normalisation.
-        let loss = prior_loss(&[p.clone()], &[p.mul_scalar(7.0)], None);
+        let loss = prior_loss(std::slice::from_ref(&p), &[p.clone().mul_scalar(7.0)], None);
         assert!(scalar(loss).abs() < 1e-6);
     }
 }

@@ -120,7 +120,8 @@ pub fn ssim(a: &[f32], b: &[f32], c: usize, h: usize, w: usize) -> f64 {
         "image buffers do not match {c}×{h}×{w}"
     );
     let window = SSIM_WINDOW.min(h).min(w);
-    let window = if window % 2 == 0 { window - 1 } else { window };
+    // Largest odd number not above `window` (which is at least 1).
+    let window = (window - 1) | 1;
     let taps = gaussian_taps(window, SSIM_SIGMA);
     let plane = h * w;
     (0..c)

@@ -125,7 +125,8 @@ pub fn curves(state: &RunState) -> RgbImage {
     );
     let losses = &state.losses;
     let bottom = (10, 250, w - 20, 220);
-    let series: [(&dyn Fn(&super::checkpoint::LossPoint) -> f64, Rgb<u8>); 4] = [
+    type Series<'a> = (&'a dyn Fn(&super::checkpoint::LossPoint) -> f64, Rgb<u8>);
+    let series: [Series; 4] = [
         (&|l| l.pixel, Rgb([220, 40, 40])),
         (&|l| l.prior, Rgb([40, 160, 60])),
         (&|l| l.adversarial, Rgb([240, 150, 20])),

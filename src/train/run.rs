@@ -14,7 +14,7 @@ use super::blur::RecordedKernels;
 use super::checkpoint::{self, LossPoint, ValidationPoint};
 use super::config::TrainConfig;
 use super::data::{
-    DatasetOptions, EvalPolicy, FaceDataset, FaceSource, LoaderOptions, Sample, Split,
+    DatasetOptions, EvalKernels, EvalPolicy, FaceDataset, FaceSource, LoaderOptions, Sample, Split,
     recorded_kernels_path, spawn_loader,
 };
 use super::metrics::{psnr, ssim};
@@ -87,7 +87,13 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
         opts.clone(),
     )?);
     let val = FaceDataset::new(&config.data_dir, Split::Val, &sources, opts)?;
-    let val_set = val.eval_set(config.validation_faces, config.seed, &EvalPolicy::default())?;
+    // Validation blurs with fresh synthetic kernels only: the held-out recorded kernels stay
+    // unseen until the final evaluation.
+    let val_policy = EvalPolicy {
+        kernels: EvalKernels::Synthetic,
+        ..EvalPolicy::default()
+    };
+    let val_set = val.eval_set(config.validation_faces, config.seed, &val_policy)?;
     tracing::info!(
         "{} training faces, {} validation faces",
         train.len(),
@@ -128,7 +134,7 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
         bar.set_position(trainer.state.step as u64);
         let step = trainer.state.step;
 
-        if step % 20 == 0 || step == config.steps {
+        if step.is_multiple_of(20) || step == config.steps {
             let n = window_steps.max(1) as f64;
             let point = LossPoint {
                 step,
@@ -150,7 +156,7 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
         since = Instant::now();
         trainer.state.train_seconds += elapsed;
 
-        if step % config.validate_every == 0 || step == config.steps {
+        if step.is_multiple_of(config.validate_every) || step == config.steps {
             let (point, rows) = validate(&trainer, &val_set);
             let line = format!(
                 "step {step}: validation PSNR {:.2} → {:.2} dB, SSIM {:.3} → {:.3} ({:.2} s/step)",
@@ -183,7 +189,7 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
             )?;
             report::save_png(&report::curves(&trainer.state), &out.join("curves.png"))?;
         }
-        if step % config.checkpoint_every == 0 || step == config.steps {
+        if step.is_multiple_of(config.checkpoint_every) || step == config.steps {
             checkpoint::save(
                 out,
                 &trainer.generator,

@@ -153,7 +153,7 @@ mod tests {
         let mut config = TrainConfig::compact_default();
         config.variant = Variant::B1;
         config.generator = GeneratorConfig::new([4, 8, 8], [4, 8, 8], 1, 1, 1, 1);
-        config.lr_generator = 1e-3;
+        config.lr_generator = 1e-2;
         let mut trainer = Trainer::new(config, None, &device);
         let sharp = Tensor::<4>::random(
             [2, 3, 8, 8],
@@ -163,10 +163,10 @@ mod tests {
         let blurred = sharp.clone().mul_scalar(0.5);
         let first = trainer.step(blurred.clone(), sharp.clone()).pixel;
         let mut last = first;
-        for _ in 0..15 {
+        for _ in 0..29 {
             last = trainer.step(blurred.clone(), sharp.clone()).pixel;
         }
-        assert!(last < first * 0.9, "pixel loss {first} → {last}");
-        assert_eq!(trainer.state.step, 16);
+        assert!(last < first * 0.8, "pixel loss {first} → {last}");
+        assert_eq!(trainer.state.step, 30);
     }
 }

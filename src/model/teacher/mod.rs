@@ -51,13 +51,13 @@ impl TeacherKind {
     }
 }
 
-/// A loaded teacher.
-#[derive(Module, Debug)]
+/// A loaded (frozen) teacher.
+#[derive(Debug)]
 pub enum Teacher {
     /// dlib face-recognition ResNet.
-    FaceResnet(FaceResnet),
+    FaceResnet(Box<FaceResnet>),
     /// ImageNet VGG16.
-    Vgg16(Vgg16Features),
+    Vgg16(Box<Vgg16Features>),
 }
 
 impl Teacher {
@@ -65,8 +65,10 @@ impl Teacher {
     pub fn load(kind: TeacherKind, dir: &Path, device: &Device) -> Result<Self, WeightFileError> {
         let path = dir.join(kind.file_name());
         Ok(match kind {
-            TeacherKind::FaceResnet => Teacher::FaceResnet(FaceResnet::load(&path, device)?),
-            TeacherKind::Vgg16 => Teacher::Vgg16(Vgg16Features::load(&path, device)?),
+            TeacherKind::FaceResnet => {
+                Teacher::FaceResnet(Box::new(FaceResnet::load(&path, device)?))
+            }
+            TeacherKind::Vgg16 => Teacher::Vgg16(Box::new(Vgg16Features::load(&path, device)?)),
         })
     }
 

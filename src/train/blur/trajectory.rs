@@ -5,14 +5,14 @@
 //! exposure as a 2-D particle moving with constant speed on a fine (sub-pixel) grid:
 //!
 //! * the particle starts at the origin with a unit velocity in a uniformly random direction;
-//! * at every one of `N` steps the velocity receives
+//! * at every one of `N` steps the velocity receives, all scaled by the photographer's
+//!   `anxiety ~ U(0, 0.1)`,
 //!   - a Gaussian random change (strength `gaussian_term ~ U(0, 10)`),
 //!   - a centripetal pull back towards the origin (strength `centripetal ~ U(0, 0.7)`),
 //!     which gives the trajectory inertia and keeps it from drifting away, and
 //!   - with probability `big_shake_freq * anxiety` (`big_shake_freq ~ U(0, 0.2)`) an impulsive
 //!     "abrupt shake" that turns it roughly around (angle `pi + U(-0.5, 0.5)`, double speed),
 //!     as when the shutter button is pressed;
-//!   all scaled by the `anxiety ~ U(0, 0.1)` of the photographer;
 //! * the velocity is then renormalised so every step has the same length, `L / (N - 1)`.
 //!
 //! This is a transcription of the authors' `createTrajectory.m` (defaults `N = 2000`, `L = 60`),
