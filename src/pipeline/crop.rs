@@ -71,6 +71,15 @@ pub struct PhotoRect {
     pub height: u32,
 }
 
+impl PhotoRect {
+    /// True when photo pixel `(x, y)` lies inside the rectangle.
+    #[must_use]
+    pub fn contains(&self, x: i64, y: i64) -> bool {
+        (self.x..self.x + i64::from(self.width)).contains(&x)
+            && (self.y..self.y + i64::from(self.height)).contains(&y)
+    }
+}
+
 /// A face cut out of a photo at working resolution, plus where it came from.
 #[derive(Debug, Clone)]
 pub struct FaceCrop {

@@ -66,10 +66,14 @@ fn recall_on_shared_data() {
             let faces = detector.detect(&photo.rgb_u8);
             let counts: Vec<usize> = THRESHOLDS.iter().map(|&t| count_at(&faces, t)).collect();
             println!(
-                "{name}/whole/{} {}x{}: faces per threshold {counts:?} ({:.2} s)",
+                "{name}/whole/{} {}x{} {:?} exif {} icc {} {:?}: faces per threshold {counts:?} ({:.2} s)",
                 file.file_name().unwrap().to_string_lossy(),
                 photo.width(),
                 photo.height(),
+                photo.source_color,
+                photo.exif.as_ref().map_or(0, Vec::len),
+                photo.icc.as_ref().map_or(0, Vec::len),
+                photo.orientation,
                 start.elapsed().as_secs_f32()
             );
         }

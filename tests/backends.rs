@@ -1,0 +1,91 @@
+//! The restorer on any image size, and the wgpu backend agreeing with the CPU backend.
+
+use burn::module::Module;
+use burn::prelude::*;
+use face_deblur::inference::Restorer;
+use face_deblur::model::{GeneratorConfig, TeacherKind};
+use face_deblur::weights::WeightsInfo;
+use image::RgbImage;
+
+fn tiny() -> GeneratorConfig {
+    GeneratorConfig::new([4, 8, 8], [4, 6, 8], 1, 1, 1, 1)
+}
+
+struct Noise;
+
+impl burn::module::ModuleMapper for Noise {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        param.map(|t| {
+            let n = Tensor::random(t.shape(), burn::tensor::Distribution::Uniform(-0.05, 0.05), &t.device());
+            t + n
+        })
+    }
+}
+
+fn restorer(device: &Device) -> Restorer {
+    let info = WeightsInfo {
+        generator: tiny(),
+        teacher: TeacherKind::FaceResnet,
+        trained_steps: 1,
+        notes: String::new(),
+    };
+    Restorer::from_parts(tiny().init(device).map(&mut Noise), Vec::new(), info, device)
+}
+
+fn test_image(w: u32, h: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7 % 256) as u8, (y * 11 % 256) as u8, ((x + y) * 3 % 256) as u8]))
+}
+
+#[test]
+fn any_image_size_is_padded_and_cropped_back() {
+    let device = Device::flex();
+    let r = restorer(&device);
+    for (w, h) in [(1, 1), (13, 7), (30, 33), (64, 64)] {
+        let out = r.restore(&test_image(w, h));
+        assert_eq!(out.image.dimensions(), (w, h));
+        assert_eq!(out.priors.len(), 3);
+        assert_eq!(out.priors[0].size, [(h as usize).div_ceil(4) * 4, (w as usize).div_ceil(4) * 4]);
+    }
+    // Batching faces of different sizes gives the same result as one at a time.
+    let a = test_image(13, 7);
+    let b = test_image(30, 33);
+    let batch = r.restore_batch(&[a.clone(), b.clone(), a.clone()]);
+    assert_eq!(batch[0].image, r.restore(&a).image);
+    assert_eq!(batch[1].image, r.restore(&b).image);
+    assert_eq!(batch[2].image, batch[0].image);
+}
+
+/// wgpu on whatever adapter exists (lavapipe in CI) computes what the CPU backend computes.
+#[test]
+fn wgpu_matches_the_cpu_backend() {
+    if std::env::var_os("FACE_DEBLUR_SKIP_WGPU").is_some() {
+        eprintln!("skipped: FACE_DEBLUR_SKIP_WGPU is set");
+        return;
+    }
+    let has_adapter = std::panic::catch_unwind(|| {
+        let d = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+        let t = Tensor::<1>::from_floats([1.0, 2.0], &d);
+        t.sum().into_scalar::<f32>()
+    });
+    if has_adapter.is_err() {
+        eprintln!("skipped: no wgpu adapter (install mesa-vulkan-drivers for lavapipe)");
+        return;
+    }
+    let cpu = Device::flex();
+    let gpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
+    let model = tiny().init(&cpu).map(&mut Noise);
+    let x = Tensor::<4>::random([2, 3, 16, 12], burn::tensor::Distribution::Uniform(-0.9, 0.9), &cpu);
+    let a: Vec<f32> = model.forward(x.clone()).image.into_data().try_to_vec().unwrap();
+    let model_gpu = model.to_device(&gpu);
+    let b: Vec<f32> = model_gpu
+        .forward(x.to_device(&gpu))
+        .image
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    let max = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+    assert!(max < 1e-3, "wgpu and CPU outputs differ by {max}");
+}
