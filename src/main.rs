@@ -86,6 +86,23 @@ enum Command {
         #[arg(long, value_enum)]
         backend: Option<Backend>,
     },
+    /// Open the desktop app (also what `face-deblur` with no subcommand does).
+    Gui {
+        /// Photo to open.
+        image: Option<PathBuf>,
+        /// Restore the photo's faces, write a screenshot of the window to this PNG, exit.
+        #[arg(long)]
+        screenshot: Option<PathBuf>,
+        /// Compute backend (default: the saved choice, at first a hardware GPU if any).
+        #[arg(long, value_enum)]
+        backend: Option<Backend>,
+        /// Weight file (default: the shipped weights).
+        #[arg(long)]
+        weights: Option<PathBuf>,
+        /// Folder with the face ResNet (identity check and teacher features).
+        #[arg(long, default_value = "../shared/weights")]
+        teacher_weights: PathBuf,
+    },
     /// Train DFPGnet (resumable).
     Train {
         /// Training configuration (JSON); without it, the compact defaults.
@@ -194,9 +211,21 @@ fn main() -> ExitCode {
             eprintln!("training on {}", compute.description);
             face_deblur::train::run::run(config, &out, resume, &compute.device)
         })(),
-        None => Err(anyhow::anyhow!(
-            "the desktop app is not built yet; use a subcommand (see --help)"
-        )),
+        Some(Command::Gui {
+            image,
+            screenshot,
+            backend,
+            weights,
+            teacher_weights,
+        }) => face_deblur::app::run_app(face_deblur::app::AppOptions {
+            image,
+            screenshot,
+            backend: backend.map(|b| backend_choice(Some(b))),
+            weights,
+            teacher_dir: Some(teacher_weights),
+            ..Default::default()
+        }),
+        None => face_deblur::app::run_app(face_deblur::app::AppOptions::default()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

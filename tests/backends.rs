@@ -19,7 +19,11 @@ impl burn::module::ModuleMapper for Noise {
         param: burn::module::Param<Tensor<D>>,
     ) -> burn::module::Param<Tensor<D>> {
         param.map(|t| {
-            let n = Tensor::random(t.shape(), burn::tensor::Distribution::Uniform(-0.05, 0.05), &t.device());
+            let n = Tensor::random(
+                t.shape(),
+                burn::tensor::Distribution::Uniform(-0.05, 0.05),
+                &t.device(),
+            );
             t + n
         })
     }
@@ -32,11 +36,22 @@ fn restorer(device: &Device) -> Restorer {
         trained_steps: 1,
         notes: String::new(),
     };
-    Restorer::from_parts(tiny().init(device).map(&mut Noise), Vec::new(), info, device)
+    Restorer::from_parts(
+        tiny().init(device).map(&mut Noise),
+        Vec::new(),
+        info,
+        device,
+    )
 }
 
 fn test_image(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7 % 256) as u8, (y * 11 % 256) as u8, ((x + y) * 3 % 256) as u8]))
+    RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            (x * 7 % 256) as u8,
+            (y * 11 % 256) as u8,
+            ((x + y) * 3 % 256) as u8,
+        ])
+    })
 }
 
 #[test]
@@ -47,7 +62,10 @@ fn any_image_size_is_padded_and_cropped_back() {
         let out = r.restore(&test_image(w, h));
         assert_eq!(out.image.dimensions(), (w, h));
         assert_eq!(out.priors.len(), 3);
-        assert_eq!(out.priors[0].size, [(h as usize).div_ceil(4) * 4, (w as usize).div_ceil(4) * 4]);
+        assert_eq!(
+            out.priors[0].size,
+            [(h as usize).div_ceil(4) * 4, (w as usize).div_ceil(4) * 4]
+        );
     }
     // Batching faces of different sizes gives the same result as one at a time.
     let a = test_image(13, 7);
@@ -77,8 +95,17 @@ fn wgpu_matches_the_cpu_backend() {
     let cpu = Device::flex();
     let gpu = Device::wgpu(burn::tensor::DeviceKind::DefaultDevice);
     let model = tiny().init(&cpu).map(&mut Noise);
-    let x = Tensor::<4>::random([2, 3, 16, 12], burn::tensor::Distribution::Uniform(-0.9, 0.9), &cpu);
-    let a: Vec<f32> = model.forward(x.clone()).image.into_data().try_to_vec().unwrap();
+    let x = Tensor::<4>::random(
+        [2, 3, 16, 12],
+        burn::tensor::Distribution::Uniform(-0.9, 0.9),
+        &cpu,
+    );
+    let a: Vec<f32> = model
+        .forward(x.clone())
+        .image
+        .into_data()
+        .try_to_vec()
+        .unwrap();
     let model_gpu = model.to_device(&gpu);
     let b: Vec<f32> = model_gpu
         .forward(x.to_device(&gpu))
@@ -86,6 +113,10 @@ fn wgpu_matches_the_cpu_backend() {
         .into_data()
         .try_to_vec()
         .unwrap();
-    let max = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+    let max = a
+        .iter()
+        .zip(&b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0, f32::max);
     assert!(max < 1e-3, "wgpu and CPU outputs differ by {max}");
 }

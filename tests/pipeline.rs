@@ -1,6 +1,9 @@
 //! End-to-end tests of the whole-photo pipeline: detection on bundled photos, paste-back
 //! locality, bad inputs, and metadata round trips.
 
+mod common;
+use common::{cmyk_jpeg, png_header_bomb};
+
 use std::path::{Path, PathBuf};
 
 use face_deblur::pipeline::metadata::{exif_orientation, minimal_exif_with_orientation};
@@ -90,102 +93,6 @@ fn paste_back_changes_only_pixels_inside_the_crop() {
         changed > (r.width * r.height / 2) as usize,
         "only {changed} changed"
     );
-}
-
-/// A baseline 8×8 four-component (Adobe, inverted CMYK) JPEG of one flat colour.
-fn cmyk_jpeg(cmyk: [u8; 4]) -> Vec<u8> {
-    let segment = |out: &mut Vec<u8>, marker: u8, body: &[u8]| {
-        out.extend([0xFF, marker]);
-        out.extend(u16::try_from(body.len() + 2).unwrap().to_be_bytes());
-        out.extend(body);
-    };
-    let mut jpeg = vec![0xFF, 0xD8];
-    segment(&mut jpeg, 0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x00"); // transform 0: CMYK
-    segment(&mut jpeg, 0xDB, &[[0u8].as_slice(), &[1; 64]].concat());
-    let mut sof = vec![8, 0, 8, 0, 8, 4];
-    (1..=4).for_each(|id| sof.extend([id, 0x11, 0]));
-    segment(&mut jpeg, 0xC0, &sof);
-    let dc_bits = [0u8, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0];
-    let mut dht = vec![0x00];
-    dht.extend(dc_bits);
-    dht.extend(0..12u8);
-    dht.extend([0x10, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00]); // AC: EOB = "0"
-    segment(&mut jpeg, 0xC4, &dht);
-    segment(&mut jpeg, 0xDA, &[4, 1, 0, 2, 0, 3, 0, 4, 0, 0, 63, 0]);
-    // Canonical Huffman codes of the DC table: (code, length) per category.
-    let mut codes = Vec::new();
-    let mut code = 0u32;
-    for (len, &count) in dc_bits.iter().enumerate() {
-        for _ in 0..count {
-            codes.push((code, len as u32 + 1));
-            code += 1;
-        }
-        code <<= 1;
-    }
-    let mut bits: Vec<bool> = Vec::new();
-    let mut put = |value: u32, len: u32| {
-        (0..len)
-            .rev()
-            .for_each(|i| bits.push((value >> i) & 1 == 1))
-    };
-    for value in cmyk {
-        let dc = 8 * (i32::from(value) - 128); // flat block: DC = 8 × (value − 128)
-        let category = 32 - dc.unsigned_abs().leading_zeros();
-        let (code, len) = codes[category as usize];
-        put(code, len);
-        let extra = if dc < 0 { dc + (1 << category) - 1 } else { dc };
-        put(extra as u32, category);
-        put(0, 1); // EOB
-    }
-    bits.resize(bits.len().div_ceil(8) * 8, true);
-    for byte in bits.chunks(8) {
-        let byte = byte.iter().fold(0u8, |acc, &b| (acc << 1) | u8::from(b));
-        jpeg.push(byte);
-        if byte == 0xFF {
-            jpeg.push(0x00);
-        }
-    }
-    jpeg.extend([0xFF, 0xD9]);
-    jpeg
-}
-
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// A PNG whose header claims `width × height` RGB8 but holds no real pixel data.
-fn png_header_bomb(width: u32, height: u32) -> Vec<u8> {
-    let chunk = |out: &mut Vec<u8>, kind: &[u8; 4], body: &[u8]| {
-        out.extend(u32::try_from(body.len()).unwrap().to_be_bytes());
-        let typed: Vec<u8> = kind.iter().chain(body).copied().collect();
-        out.extend(&typed);
-        out.extend(crc32(&typed).to_be_bytes());
-    };
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    let ihdr: Vec<u8> = [width.to_be_bytes(), height.to_be_bytes()].concat();
-    chunk(
-        &mut png,
-        b"IHDR",
-        &[ihdr.as_slice(), &[8, 2, 0, 0, 0]].concat(),
-    );
-    chunk(
-        &mut png,
-        b"IDAT",
-        &[0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01],
-    );
-    chunk(&mut png, b"IEND", &[]);
-    png
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Everything the user can do, as [`Command`] values: the UI functions return them and
 //! [`DeblurApp::run_cmd`] applies them, in one place.
 
+use eframe::egui;
 use std::path::{Path, PathBuf};
 
 use egui::{Pos2, Vec2};
@@ -163,12 +164,14 @@ impl DeblurApp {
             }
             Command::Pan(delta) => {
                 self.state.view.offset += delta;
-                self.state.view.fit_pending = false;
+                self.state.view.fit = false;
             }
-            Command::Fit => self.state.view.fit_pending = true,
+            Command::Fit => self.state.view.fit = true,
             Command::ActualSize => {
                 let z = self.state.view.zoom;
-                self.state.view.zoom_by(1.0 / z, self.state.view.canvas.center());
+                self.state
+                    .view
+                    .zoom_by(1.0 / z, self.state.view.canvas.center());
             }
             Command::SetBackend(b) => {
                 if self.settings.backend != b {
@@ -275,7 +278,9 @@ impl DeblurApp {
                 self.state.inspector_version += 1;
             }
             Ok(None) => {}
-            Err(e) => self.state.notify(Level::Error, format!("cannot blend: {e}")),
+            Err(e) => self
+                .state
+                .notify(Level::Error, format!("cannot blend: {e}")),
         }
     }
 
@@ -396,7 +401,10 @@ mod tests {
 
     #[test]
     fn save_names_and_paths() {
-        assert_eq!(default_save_name(Path::new("/a/b/cat.JPG")), "cat-restored.jpg");
+        assert_eq!(
+            default_save_name(Path::new("/a/b/cat.JPG")),
+            "cat-restored.jpg"
+        );
         assert_eq!(default_save_name(Path::new("x.tiff")), "x-restored.png");
         let dir = std::env::temp_dir().join(format!("fd-app-cmd-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -117,7 +117,11 @@ mod tests {
 
     fn photo() -> RgbImage {
         RgbImage::from_fn(160, 120, |x, y| {
-            image::Rgb([(x * 3 % 256) as u8, (y * 5 % 256) as u8, ((x + y) % 256) as u8])
+            image::Rgb([
+                (x * 3 % 256) as u8,
+                (y * 5 % 256) as u8,
+                ((x + y) % 256) as u8,
+            ])
         })
     }
 
@@ -155,7 +159,10 @@ mod tests {
                 after
             })
             .collect();
-        assert_eq!(outputs[0], original, "strength 0 leaves the photo unchanged");
+        assert_eq!(
+            outputs[0], original,
+            "strength 0 leaves the photo unchanged"
+        );
         let full = outputs.last().unwrap();
         assert_ne!(full, &original);
         for (i, px) in original.pixels().enumerate() {
@@ -165,8 +172,12 @@ mod tests {
                 let mut last = 0;
                 for out in &outputs {
                     // Distance travelled from the original towards the full result.
-                    let moved = (i32::from(out.as_raw()[i * 3 + c]) - start) * (target - start).signum();
-                    assert!(moved >= last, "pixel {i} channel {c} went back: {moved} < {last}");
+                    let moved =
+                        (i32::from(out.as_raw()[i * 3 + c]) - start) * (target - start).signum();
+                    assert!(
+                        moved >= last,
+                        "pixel {i} channel {c} went back: {moved} < {last}"
+                    );
                     last = moved;
                 }
             }
@@ -180,9 +191,21 @@ mod tests {
         let (c2, r2) = face(&original, 50, 30, 50); // overlaps face 1
         let (c3, r3) = face(&original, 120, 70, 40); // apart, partly outside the photo
         let mut blends = vec![
-            Blend { crop: &c1, restored: &r1, strength: 1.0 },
-            Blend { crop: &c2, restored: &r2, strength: 0.8 },
-            Blend { crop: &c3, restored: &r3, strength: 0.6 },
+            Blend {
+                crop: &c1,
+                restored: &r1,
+                strength: 1.0,
+            },
+            Blend {
+                crop: &c2,
+                restored: &r2,
+                strength: 0.8,
+            },
+            Blend {
+                crop: &c3,
+                restored: &r3,
+                strength: 0.6,
+            },
         ];
         let mut after = compose_all(&original, &blends).unwrap();
         // Change face 1's strength and recompose only around it.
@@ -203,10 +226,27 @@ mod tests {
 
     #[test]
     fn clip_and_cut() {
-        let r = PhotoRect { x: -5, y: 100, width: 20, height: 40 };
+        let r = PhotoRect {
+            x: -5,
+            y: 100,
+            width: 20,
+            height: 40,
+        };
         let c = clip_to(&r, 160, 120).unwrap();
         assert_eq!((c.x, c.y, c.width, c.height), (0, 100, 15, 20));
-        assert!(clip_to(&PhotoRect { x: 200, y: 0, width: 5, height: 5 }, 160, 120).is_none());
+        assert!(
+            clip_to(
+                &PhotoRect {
+                    x: 200,
+                    y: 0,
+                    width: 5,
+                    height: 5
+                },
+                160,
+                120
+            )
+            .is_none()
+        );
         assert_eq!(cut(&photo(), &r).unwrap().dimensions(), (15, 20));
     }
 }

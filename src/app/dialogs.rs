@@ -1,6 +1,7 @@
 //! Native file dialogs (rfd) on a helper thread, so the window keeps drawing while one is
 //! open. The choice comes back as a [`Command`]; cancelling gives nothing.
 
+use eframe::egui;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

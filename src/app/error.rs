@@ -56,6 +56,9 @@ pub enum AppError {
     /// Nothing to do for the requested action.
     #[error("{0}")]
     Nothing(&'static str),
+    /// A bug: the worker caught a panic while doing a job.
+    #[error("internal error (please report it): {0}")]
+    Internal(String),
     /// The background worker stopped unexpectedly.
     #[error("the background worker stopped; restart the app")]
     WorkerGone,

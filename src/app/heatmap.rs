@@ -1,6 +1,7 @@
 //! Pictures of prior feature maps for the inspector: channel heatmaps ranked by their CA
 //! weight, the attention-weighted sum, and its overlay on the face.
 
+use eframe::egui;
 use egui::{Color32, ColorImage};
 use image::RgbImage;
 
@@ -17,7 +18,11 @@ const STOPS: [[u8; 3]; 5] = [
 
 /// Heatmap colour of `t` in [0, 1] (clamped; NaN gives the lowest colour).
 pub fn colormap(t: f32) -> Color32 {
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let pos = t * (STOPS.len() - 1) as f32;
     let i = (pos.floor() as usize).min(STOPS.len() - 2);
     let f = pos - i as f32;
@@ -57,7 +62,9 @@ pub fn heatmap(values: &[f32], size: [usize; 2]) -> ColorImage {
     let (lo, hi) = values
         .iter()
         .filter(|v| v.is_finite())
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     let span = if hi > lo { hi - lo } else { 1.0 };
     let lo = if lo.is_finite() { lo } else { 0.0 };
     let pixels = values.iter().map(|&v| colormap((v - lo) / span)).collect();
@@ -93,7 +100,9 @@ pub fn overlay(face: &RgbImage, map: &[f32], size: [usize; 2], opacity: f32) -> 
     let (mh, mw) = (size[0], size[1]);
     let (lo, hi) = map
         .iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     let span = if hi > lo { hi - lo } else { 1.0 };
     let a = opacity.clamp(0.0, 1.0);
     let sample = |x: usize, y: usize| -> f32 {
@@ -138,7 +147,9 @@ mod tests {
 
     fn maps(weights: Option<Vec<f32>>) -> PriorMaps {
         // 3 channels of 2×2: channel c holds the value c+1 (channel 1 negative).
-        let values = vec![1.0, 1.0, 1.0, 1.0, -2.0, -2.0, -2.0, -2.0, 3.0, 3.0, 3.0, 0.0];
+        let values = vec![
+            1.0, 1.0, 1.0, 1.0, -2.0, -2.0, -2.0, -2.0, 3.0, 3.0, 3.0, 0.0,
+        ];
         PriorMaps {
             level: 1,
             channels: 3,
@@ -150,7 +161,10 @@ mod tests {
 
     #[test]
     fn channels_rank_by_ca_weight_else_by_energy() {
-        assert_eq!(ranked_channels(&maps(Some(vec![0.2, 0.9, 0.5]))), vec![1, 2, 0]);
+        assert_eq!(
+            ranked_channels(&maps(Some(vec![0.2, 0.9, 0.5]))),
+            vec![1, 2, 0]
+        );
         // Mean |x|: 1, 2, 2.25.
         assert_eq!(ranked_channels(&maps(None)), vec![2, 1, 0]);
         assert_eq!(channel(&maps(None), 1), &[-2.0; 4]);

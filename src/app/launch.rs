@@ -2,6 +2,7 @@
 //! the image, restore its faces, render the window once everything settled, write the
 //! screenshot and exit.
 
+use eframe::egui;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
@@ -70,7 +71,9 @@ pub fn run_app(options: AppOptions) -> anyhow::Result<()> {
         native,
         Box::new(move |cc| {
             let mut settings: Settings = match (&options.screenshot, cc.storage) {
-                (None, Some(storage)) => eframe::get_value(storage, eframe::APP_KEY).unwrap_or_default(),
+                (None, Some(storage)) => {
+                    eframe::get_value(storage, eframe::APP_KEY).unwrap_or_default()
+                }
                 _ => Settings::default(),
             };
             if let Some(b) = options.backend {
@@ -217,7 +220,10 @@ pub fn write_png(img: &egui::ColorImage, path: &Path) -> anyhow::Result<()> {
     let buf = image::RgbImage::from_raw(w as u32, h as u32, rgb)
         .context("screenshot has the wrong number of pixels")?;
     let mut bytes = Vec::new();
-    buf.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+    buf.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

@@ -13,12 +13,20 @@ use crate::pipeline::{DEFAULT_MARGIN, FaceBox, Photo, crop::square_around};
 impl DeblurApp {
     /// Apply the messages the worker sent since the last frame.
     pub(crate) fn poll_worker(&mut self) {
-        let messages = match &self.worker {
+        let (messages, alive) = match &self.worker {
             Some(w) => w.poll(),
             None => return,
         };
         for msg in messages {
             self.on_message(msg);
+        }
+        if !alive {
+            self.worker = None;
+            self.state.jobs_in_flight = 0;
+            self.job_done();
+            let error = AppError::WorkerGone;
+            self.state.model = Some(ModelStatus::Failed(error.to_string()));
+            self.fail(error);
         }
     }
 
@@ -40,7 +48,11 @@ impl DeblurApp {
                 });
             }
             WorkerMsg::Progress { label, done, total } => {
-                let since = self.state.busy.as_ref().map_or_else(Instant::now, |b| b.since);
+                let since = self
+                    .state
+                    .busy
+                    .as_ref()
+                    .map_or_else(Instant::now, |b| b.since);
                 self.state.busy = Some(Busy {
                     label,
                     done,
@@ -87,6 +99,12 @@ impl DeblurApp {
         self.state.jobs_in_flight = self.state.jobs_in_flight.saturating_sub(1);
         if self.state.jobs_in_flight == 0 {
             self.state.busy = None;
+            // Faces still queued were lost with their job (e.g. it failed).
+            for f in &mut self.state.faces {
+                if f.status == FaceStatus::Queued {
+                    f.status = FaceStatus::Pending;
+                }
+            }
         }
     }
 
@@ -187,7 +205,7 @@ impl DeblurApp {
         self.state.faces.clear();
         self.state.selected = None;
         self.state.dirty = None;
-        self.state.view.fit_pending = true;
+        self.state.view.fit = true;
         self.state.compare = Default::default();
         self.state.notices.clear();
         if let Some(ModelStatus::Failed(e)) = &self.state.model {

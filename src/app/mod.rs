@@ -13,11 +13,14 @@ pub mod error;
 pub mod heatmap;
 pub mod launch;
 mod messages;
+mod models;
 pub mod panels;
 pub mod state;
 pub mod textures;
+pub mod view;
 pub mod worker;
 
+use eframe::egui;
 use std::path::PathBuf;
 
 pub use command::Command;
@@ -89,9 +92,11 @@ impl DeblurApp {
         self.state.busy = None;
         match Worker::spawn(source, ctx.clone()) {
             Ok(w) => self.worker = Some(w),
-            Err(e) => self.state.model = Some(state::ModelStatus::Failed(format!(
-                "cannot start the model thread: {e}"
-            ))),
+            Err(e) => {
+                self.state.model = Some(state::ModelStatus::Failed(format!(
+                    "cannot start the model thread: {e}"
+                )))
+            }
         }
     }
 
@@ -127,6 +132,12 @@ impl DeblurApp {
         }
         self.textures.sync(&ctx, &mut self.state, &self.settings);
 
+        if self.state.view.fit
+            && let Some(doc) = &self.state.doc
+        {
+            let size = egui::vec2(doc.photo.width() as f32, doc.photo.height() as f32);
+            self.state.view.fit_to(size);
+        }
         let mut cmds = Vec::new();
         panels::shortcuts(&ctx, &self.state, &mut cmds);
         panels::dropped_files(&ctx, &mut cmds);
@@ -137,15 +148,12 @@ impl DeblurApp {
             dialog_open: self.dialogs.is_open(),
         };
         panels::window_ui(ui, &view, &mut cmds);
-        // The canvas measured itself this frame.
-        if let Some(rect) = panels::canvas::last_canvas(&ctx) {
-            self.state.view.canvas = rect;
-        }
-        if self.state.view.fit_pending
-            && let Some(doc) = &self.state.doc
+        // The canvas measured itself this frame; draw again if it moved (panels settling).
+        if let Some(rect) = panels::canvas::last_canvas(&ctx)
+            && rect != self.state.view.canvas
         {
-            let size = egui::vec2(doc.photo.width() as f32, doc.photo.height() as f32);
-            self.state.view.fit(size);
+            self.state.view.canvas = rect;
+            ctx.request_repaint();
         }
         for cmd in cmds {
             self.run_cmd(cmd);

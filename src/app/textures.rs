@@ -1,6 +1,7 @@
 //! GPU textures of what the window shows, kept in step with the state: the photo before and
 //! after (partial uploads of changed regions), the zoomed face and the inspector pictures.
 
+use eframe::egui;
 use egui::{ColorImage, TextureHandle, TextureOptions};
 use image::RgbImage;
 use image::imageops::FilterType;
@@ -81,17 +82,18 @@ impl Textures {
             self.priors_key = None;
             state.dirty = None;
         }
-        if let Some(rect) = state.dirty.take()
-            && let Some(tex) = &mut self.after
-        {
-            if self.scale < 1.0 {
-                tex.set(self.display(&doc.after), TextureOptions::LINEAR);
-            } else if let Some(pixels) = cut(&doc.after, &rect) {
-                tex.set_partial(
-                    [rect.x as usize, rect.y as usize],
-                    to_color_image(&pixels),
-                    TextureOptions::LINEAR,
-                );
+        if let Some(rect) = state.dirty.take() {
+            let full = (self.scale < 1.0).then(|| self.display(&doc.after));
+            if let Some(tex) = &mut self.after {
+                if let Some(img) = full {
+                    tex.set(img, TextureOptions::LINEAR);
+                } else if let Some(pixels) = cut(&doc.after, &rect) {
+                    tex.set_partial(
+                        [rect.x as usize, rect.y as usize],
+                        to_color_image(&pixels),
+                        TextureOptions::LINEAR,
+                    );
+                }
             }
         }
         self.sync_inspector(ctx, state, settings);
@@ -153,7 +155,12 @@ impl Textures {
         let priors = &result.restored.priors;
         self.overlay = priors.get(level).map(|p| {
             let map = heatmap::weighted_sum(p);
-            let img = heatmap::overlay(&result.restored.image, &map, p.size, settings.overlay_opacity);
+            let img = heatmap::overlay(
+                &result.restored.image,
+                &map,
+                p.size,
+                settings.overlay_opacity,
+            );
             ctx.load_texture("face-overlay", img, TextureOptions::LINEAR)
         });
         let teacher = result.teacher.as_deref().unwrap_or(&[]);
@@ -180,15 +187,13 @@ fn level_thumbs(
                 heatmap::heatmap(heatmap::channel(p, c), p.size),
                 TextureOptions::NEAREST,
             );
-            let teacher = teacher
-                .filter(|t| c < t.channels)
-                .map(|t| {
-                    ctx.load_texture(
-                        format!("{name}-teacher"),
-                        heatmap::heatmap(heatmap::channel(t, c), t.size),
-                        TextureOptions::NEAREST,
-                    )
-                });
+            let teacher = teacher.filter(|t| c < t.channels).map(|t| {
+                ctx.load_texture(
+                    format!("{name}-teacher"),
+                    heatmap::heatmap(heatmap::channel(t, c), t.size),
+                    TextureOptions::NEAREST,
+                )
+            });
             Thumb {
                 channel: c,
                 weight: p.channel_weights.as_ref().and_then(|w| w.get(c).copied()),

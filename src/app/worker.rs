@@ -3,28 +3,24 @@
 //! messages come out through another, with a repaint request after each, so the UI never
 //! waits on the network.
 //!
-//! TODO(gpu): the model runs on the device from [`select_device`] (the flex CPU backend when
+//! TODO(gpu): the model runs on the device from [`crate::inference::select_device`] (the flex CPU backend when
 //! there is no hardware GPU). On a real GPU, Burn could share egui's own wgpu device
 //! (`eframe::Frame::wgpu_render_state()`) instead of opening a second one; not done yet.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::Instant;
 
-use burn::prelude::*;
+use eframe::egui;
 use image::RgbImage;
 
 use super::error::AppError;
-use super::state::{FaceId, FaceRestoration, Identity};
-use crate::inference::{BackendChoice, PriorMaps, Restorer, select_device, to_signed_chw_padded};
-use crate::model::teacher::{FACE_RESNET_FILE, FaceResnet};
-use crate::model::{Teacher, TeacherKind};
-use crate::pipeline::{
-    DEFAULT_FEATHER, DetectorConfig, FaceBox, FaceDetector, Photo, PhotoError, PhotoRect,
-    crop_region, load_photo, save_photo,
-};
-use crate::restore::WORKING_SIZE;
+use super::models::Models;
+use super::state::{FaceId, FaceRestoration};
+use crate::inference::BackendChoice;
+use crate::pipeline::{FaceBox, Photo, PhotoError, PhotoRect, load_photo, save_photo};
 
 /// How the worker finds its model.
 #[derive(Debug, Clone, Default)]
@@ -187,202 +183,76 @@ impl Worker {
         self.jobs.send(job).map_err(|_| AppError::WorkerGone)
     }
 
-    /// Messages that arrived since the last call.
-    pub fn poll(&self) -> Vec<WorkerMsg> {
-        self.messages.try_iter().collect()
+    /// Messages that arrived since the last call, and whether the thread is still alive.
+    pub fn poll(&self) -> (Vec<WorkerMsg>, bool) {
+        let mut messages = Vec::new();
+        loop {
+            match self.messages.try_recv() {
+                Ok(m) => messages.push(m),
+                Err(TryRecvError::Empty) => return (messages, true),
+                Err(TryRecvError::Disconnected) => return (messages, false),
+            }
+        }
     }
 }
 
-struct Outbox {
+/// The worker's side of the message channel.
+pub(crate) struct Outbox {
     tx: Sender<WorkerMsg>,
     ctx: egui::Context,
 }
 
 impl Outbox {
-    fn send(&self, msg: WorkerMsg) {
+    /// Send a message and ask the UI to repaint.
+    pub(crate) fn send(&self, msg: WorkerMsg) {
         // The UI may be gone when the window closes; nothing to do then.
         let _ = self.tx.send(msg);
         self.ctx.request_repaint();
     }
 }
 
-/// Everything the worker owns.
-struct Models {
-    device: Device,
-    restorer: Result<Restorer, String>,
-    detector: Result<FaceDetector, String>,
-    teacher: Option<Teacher>,
-    /// The identity net when the teacher is not the face ResNet.
-    identity_net: Option<FaceResnet>,
-    identity_error: Option<String>,
-}
-
-impl Models {
-    fn load(source: &ModelSource, out: &Outbox) -> Self {
-        let compute = select_device(source.backend);
-        let device = compute.device.clone();
-        let restorer = crate::cli::load_restorer(source.weights.as_deref(), &device)
-            .map_err(|e| format!("{e:#}"));
-        let detector = FaceDetector::new(DetectorConfig::default()).map_err(|e| e.to_string());
-        let kind = restorer
-            .as_ref()
-            .map(|r| r.info().teacher)
-            .unwrap_or(TeacherKind::FaceResnet);
-        let (teacher, identity_net, identity_error) = match &source.teacher_dir {
-            None => (None, None, Some("no folder with the face ResNet given".into())),
-            Some(dir) => load_teacher(kind, dir, &device),
-        };
-        match &restorer {
-            Ok(r) => out.send(WorkerMsg::Ready {
-                device: compute.description.clone(),
-                weights: format!(
-                    "{} ({} steps, {:?} teacher)",
-                    source
-                        .weights
-                        .as_deref()
-                        .map_or("shipped weights".into(), |p| p.display().to_string()),
-                    r.info().trained_steps,
-                    r.info().teacher
-                ),
-                notice: compute.notice.clone(),
-                identity: identity_error.clone().map_or(Ok(()), Err),
-            }),
-            Err(e) => out.send(WorkerMsg::Failed {
-                face: None,
-                error: AppError::Model(e.clone()),
-                ends_job: false,
-            }),
-        }
-        Self {
-            device,
-            restorer,
-            detector,
-            teacher,
-            identity_net,
-            identity_error,
-        }
-    }
-
-    fn identity_net(&self) -> Option<&FaceResnet> {
-        match &self.teacher {
-            Some(Teacher::FaceResnet(net)) => Some(net),
-            _ => self.identity_net.as_ref(),
-        }
-    }
-
-    fn signed(&self, img: &RgbImage) -> Tensor<4> {
-        let (w, h) = (img.width() as usize, img.height() as usize);
-        let data = to_signed_chw_padded(img, w, h);
-        Tensor::from_data(TensorData::new(data, [1, 3, h, w]), &self.device)
-    }
-
-    /// Restore one face: crop, network, identity distance and teacher features.
-    fn restore(&self, photo: &Photo, region: PhotoRect) -> Result<FaceRestoration, String> {
-        let restorer = self.restorer.as_ref().map_err(Clone::clone)?;
-        let crop = crop_region(&photo.rgb_u8, region, WORKING_SIZE, DEFAULT_FEATHER)
-            .map_err(|e| e.to_string())?;
-        let start = Instant::now();
-        let restored = restorer.restore(&crop.image);
-        let seconds = start.elapsed().as_secs_f32();
-        let identity = match self.identity_net() {
-            Some(net) => {
-                let a = net.embed_signed(self.signed(&crop.image));
-                let b = net.embed_signed(self.signed(&restored.image));
-                let d: Vec<f32> = (a - b)
-                    .square()
-                    .sum_dim(1)
-                    .sqrt()
-                    .into_data()
-                    .try_to_vec()
-                    .unwrap_or_default();
-                match d.first() {
-                    Some(&d) if d.is_finite() => Identity::Distance(d),
-                    _ => Identity::Unavailable("the identity net gave no distance".into()),
-                }
-            }
-            None => Identity::Unavailable(
-                self.identity_error
-                    .clone()
-                    .unwrap_or_else(|| "no identity net".into()),
-            ),
-        };
-        let teacher = self
-            .teacher
-            .as_ref()
-            .map(|t| prior_maps(t.priors(self.signed(&restored.image))));
-        Ok(FaceRestoration {
-            crop,
-            restored,
-            teacher,
-            identity,
-            seconds,
-        })
-    }
-}
-
-fn load_teacher(
-    kind: TeacherKind,
-    dir: &Path,
-    device: &Device,
-) -> (Option<Teacher>, Option<FaceResnet>, Option<String>) {
-    let teacher = Teacher::load(kind, dir, device);
-    let identity = match (&teacher, kind) {
-        (Ok(_), TeacherKind::FaceResnet) => Ok(None),
-        _ => FaceResnet::load(&dir.join(FACE_RESNET_FILE), device).map(Some),
-    };
-    match identity {
-        Ok(net) => (teacher.ok(), net, None),
-        Err(e) => (
-            teacher.ok(),
-            None,
-            Some(format!("face ResNet not available ({e}); identity is not measured")),
-        ),
-    }
-}
-
-/// Teacher feature tensors `[1, C, H, W]` as prior maps (no CA weights).
-fn prior_maps(tensors: Vec<Tensor<4>>) -> Vec<PriorMaps> {
-    tensors
-        .into_iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let [_, c, h, w] = t.dims();
-            PriorMaps {
-                level: i + 1,
-                channels: c,
-                size: [h, w],
-                values: t.into_data().try_to_vec::<f32>().unwrap_or_default(),
-                channel_weights: None,
-            }
-        })
-        .collect()
-}
-
 fn run(source: ModelSource, jobs: Receiver<Job>, out: Outbox) {
     let models = Models::load(&source, &out);
     for job in jobs {
-        match job {
-            Job::Open { path, epoch } => open(&models, &path, epoch, &out),
-            Job::Restore {
-                photo,
-                epoch,
-                faces,
-            } => restore(&models, &photo, epoch, &faces, &out),
-            Job::Save {
-                photo,
-                image,
-                path,
-                replace_original,
-            } => match save(&photo, &image, &path, replace_original) {
-                Ok(()) => out.send(WorkerMsg::Finished(Outcome::Saved(path))),
-                Err(error) => out.send(WorkerMsg::Failed {
-                    face: None,
-                    error,
-                    ends_job: true,
-                }),
-            },
-            Job::Export { files } => export(files, &out),
+        // A bug in one job must not take the worker (and the model) down with it.
+        let ran = catch_unwind(AssertUnwindSafe(|| run_job(&models, job, &out)));
+        if let Err(panic) = ran {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            out.send(WorkerMsg::Failed {
+                face: None,
+                error: AppError::Internal(what),
+                ends_job: true,
+            });
         }
+    }
+}
+
+fn run_job(models: &Models, job: Job, out: &Outbox) {
+    match job {
+        Job::Open { path, epoch } => open(models, &path, epoch, out),
+        Job::Restore {
+            photo,
+            epoch,
+            faces,
+        } => restore(models, &photo, epoch, &faces, out),
+        Job::Save {
+            photo,
+            image,
+            path,
+            replace_original,
+        } => match save(&photo, &image, &path, replace_original) {
+            Ok(()) => out.send(WorkerMsg::Finished(Outcome::Saved(path))),
+            Err(error) => out.send(WorkerMsg::Failed {
+                face: None,
+                error,
+                ends_job: true,
+            }),
+        },
+        Job::Export { files } => export(files, out),
     }
 }
 
@@ -458,7 +328,12 @@ fn restore(models: &Models, photo: &Photo, epoch: u64, faces: &[FaceJob], out: &
 
 /// Save `image`; with `replace_original`, write next to the original and rename over it
 /// (`save_photo` itself never overwrites its input).
-fn save(photo: &Photo, image: &RgbImage, path: &Path, replace_original: bool) -> Result<(), AppError> {
+fn save(
+    photo: &Photo,
+    image: &RgbImage,
+    path: &Path,
+    replace_original: bool,
+) -> Result<(), AppError> {
     match save_photo(photo, image, path) {
         Err(PhotoError::WouldOverwriteInput { .. }) if replace_original => {
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("png");
@@ -481,7 +356,10 @@ fn export(files: Vec<(PathBuf, RgbImage)>, out: &Outbox) {
     for (path, img) in files {
         let mut bytes = Vec::new();
         let result = img
-            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )
             .map_err(|e| e.to_string())
             .and_then(|()| crate::fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string()));
         match result {

@@ -245,6 +245,12 @@ mod tests {
     }
 
     #[test]
+    fn detector_can_be_shared_between_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<FaceDetector>();
+    }
+
+    #[test]
     fn tiny_and_blank_photos_give_no_faces() {
         let detector = FaceDetector::new(DetectorConfig::default()).unwrap();
         assert!(detector.detect(&RgbImage::new(1, 1)).is_empty());

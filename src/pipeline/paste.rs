@@ -187,6 +187,22 @@ mod tests {
     }
 
     #[test]
+    fn aligned_mode_covers_the_whole_photo() {
+        let photo = noisy(90, 70);
+        let crop = crate::pipeline::crop::aligned_face(&photo, 32).unwrap();
+        let brighter = RgbImage::from_fn(32, 32, |x, y| {
+            image::Rgb(crop.image.get_pixel(x, y).0.map(|v| v.saturating_add(20)))
+        });
+        let mut out = photo.clone();
+        paste_back(&mut out, &crop, &brighter, 1.0).unwrap();
+        assert_eq!(out.dimensions(), photo.dimensions());
+        // No feathering in aligned mode: even the corners change.
+        for (x, y) in [(0, 0), (89, 0), (0, 69), (89, 69)] {
+            assert_ne!(out.get_pixel(x, y), photo.get_pixel(x, y), "({x}, {y})");
+        }
+    }
+
+    #[test]
     fn size_mismatch_is_error() {
         let (mut photo, crop, _) = setup();
         let wrong = RgbImage::new(31, 32);

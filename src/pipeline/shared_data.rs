@@ -8,6 +8,8 @@
 //!   crops, to choose the crop margin and centre shift.
 //! - `render_detections`: draws boxes (green) and crop squares (red) on the whole photos into
 //!   `/tmp/face-deblur-detections/` for looking at.
+//! - `round_trip_real_photos`: saves every whole photo in its own format and checks that size,
+//!   ICC and EXIF (orientation 1) survive.
 //! - `make_assets`: re-creates the small Apache-2.0 test photos in `assets/` (see its README).
 
 use std::path::{Path, PathBuf};
@@ -284,5 +286,44 @@ fn make_assets() {
             small.height(),
             bytes.len()
         );
+    }
+}
+
+#[test]
+#[ignore = "needs /work/shared/data; writes to /tmp/face-deblur-roundtrip"]
+fn round_trip_real_photos() {
+    let out_dir = Path::new("/tmp/face-deblur-roundtrip");
+    std::fs::create_dir_all(out_dir).unwrap();
+    for folder in std::fs::read_dir(REAL)
+        .unwrap()
+        .filter_map(|e| Some(e.ok()?.path()))
+    {
+        for file in image_files(&folder.join("whole")) {
+            let photo = load_photo(&file).unwrap();
+            let ext = file
+                .extension()
+                .unwrap()
+                .to_string_lossy()
+                .to_ascii_lowercase();
+            let out = out_dir.join(format!("out.{ext}"));
+            let start = Instant::now();
+            super::save::save_photo(&photo, &photo.rgb_u8, &out).unwrap();
+            let saved_in = start.elapsed().as_secs_f32();
+            let again = load_photo(&out).unwrap();
+            assert_eq!(again.rgb_u8.dimensions(), photo.rgb_u8.dimensions());
+            assert_eq!(again.icc, photo.icc, "{}", file.display());
+            let orientation = again
+                .exif
+                .as_deref()
+                .and_then(super::metadata::exif_orientation);
+            assert!(matches!(orientation, None | Some(1)), "{}", file.display());
+            assert_eq!(
+                again.exif.is_some(),
+                photo.exif.is_some(),
+                "{}",
+                file.display()
+            );
+            println!("{}: saved in {saved_in:.2} s", file.display());
+        }
     }
 }

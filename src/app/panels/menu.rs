@@ -4,6 +4,7 @@ use super::View;
 use crate::app::command::Command;
 use crate::app::state::{CompareMode, FaceStatus};
 use crate::inference::BackendChoice;
+use eframe::egui;
 
 /// The menu bar.
 pub fn menu_bar_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) {
@@ -16,7 +17,10 @@ pub fn menu_bar_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) 
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             if ui
-                .add_enabled(!view.dialog_open, egui::Button::new("Open…").shortcut_text("Ctrl+O"))
+                .add_enabled(
+                    !view.dialog_open,
+                    egui::Button::new("Open…").shortcut_text("Ctrl+O"),
+                )
                 .clicked()
             {
                 cmds.push(Command::OpenDialog);
@@ -40,7 +44,10 @@ pub fn menu_bar_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) 
                 cmds.push(Command::ExportDialog);
             }
             ui.separator();
-            if ui.add(egui::Button::new("Quit").shortcut_text("Ctrl+Q")).clicked() {
+            if ui
+                .add(egui::Button::new("Quit").shortcut_text("Ctrl+Q"))
+                .clicked()
+            {
                 cmds.push(Command::Quit);
             }
         });
@@ -50,7 +57,8 @@ pub fn menu_bar_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) 
                 (CompareMode::Before, "Before", "B"),
                 (CompareMode::After, "After", "B"),
             ] {
-                let b = egui::Button::selectable(view.state.compare == mode, label).shortcut_text(key);
+                let b =
+                    egui::Button::selectable(view.state.compare == mode, label).shortcut_text(key);
                 if ui.add(b).clicked() {
                     cmds.push(Command::SetCompare(mode));
                 }
@@ -60,10 +68,16 @@ pub fn menu_bar_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) 
             if ui.add(b).clicked() {
                 cmds.push(Command::ToggleBoxes);
             }
-            if ui.add(egui::Button::new("Zoom to fit").shortcut_text("0")).clicked() {
+            if ui
+                .add(egui::Button::new("Zoom to fit").shortcut_text("0"))
+                .clicked()
+            {
                 cmds.push(Command::Fit);
             }
-            if ui.add(egui::Button::new("Actual pixels").shortcut_text("1")).clicked() {
+            if ui
+                .add(egui::Button::new("Actual pixels").shortcut_text("1"))
+                .clicked()
+            {
                 cmds.push(Command::ActualSize);
             }
         });
@@ -83,7 +97,7 @@ pub fn menu_bar_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) 
         });
         ui.menu_button("Help", |ui| {
             ui.label(
-                "Drop a photo on the window or use File → Open.\n\
+                "Drop a photo on the window or use File > Open.\n\
                  Drag on the photo to add a face box; drag a box to move it, its corners to \
                  resize it; Delete removes the selected box.\n\
                  R restores the selected face, Shift+R all faces.\n\

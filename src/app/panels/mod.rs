@@ -7,6 +7,7 @@ pub mod inspector;
 pub mod menu;
 pub mod status;
 
+use eframe::egui;
 use egui::{Color32, Key, Modifiers, RichText};
 
 use super::command::Command;
@@ -34,8 +35,8 @@ pub fn window_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) {
         .min_size(200.0)
         .show(ui, |ui| faces::faces_ui(ui, view, cmds));
     egui::Panel::right("inspector")
-        .default_size(400.0)
-        .min_size(260.0)
+        .default_size(440.0)
+        .min_size(280.0)
         .show(ui, |ui| inspector::inspector_ui(ui, view, cmds));
     egui::CentralPanel::default_margins().show(ui, |ui| {
         notices_ui(ui, view, cmds);
@@ -49,18 +50,21 @@ pub fn window_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) {
 pub fn notices_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) {
     for (i, n) in view.state.notices.iter().enumerate() {
         let (color, icon) = match n.level {
-            Level::Info => (Color32::from_rgb(120, 180, 255), "ℹ"),
-            Level::Warning => (Color32::from_rgb(255, 190, 60), "⚠"),
-            Level::Error => (Color32::from_rgb(255, 100, 100), "⛔"),
+            Level::Info => (Color32::from_rgb(120, 180, 255), ""),
+            Level::Warning => (Color32::from_rgb(255, 190, 60), "Warning: "),
+            Level::Error => (Color32::from_rgb(255, 100, 100), "Error: "),
         };
         egui::Frame::group(ui.style())
             .stroke(egui::Stroke::new(1.0, color))
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
-                    if ui.small_button("✖").on_hover_text("Dismiss").clicked() {
+                    if ui.small_button("x").on_hover_text("Dismiss").clicked() {
                         cmds.push(Command::Dismiss(i));
                     }
-                    ui.add(egui::Label::new(RichText::new(format!("{icon} {}", n.text)).color(color)).wrap());
+                    ui.add(
+                        egui::Label::new(RichText::new(format!("{icon}{}", n.text)).color(color))
+                            .wrap(),
+                    );
                 });
             });
     }
@@ -71,7 +75,7 @@ pub fn confirm_overwrite_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<C
     let Some(path) = &view.state.confirm_overwrite else {
         return;
     };
-    egui::Modal::new(egui::Id::new("confirm-overwrite")).show(ui.ctx(), |ui| {
+    egui::Modal::new(egui::Id::unique("confirm-overwrite")).show(ui.ctx(), |ui| {
         ui.heading("Replace the original photo?");
         ui.label(format!(
             "{} is the photo you opened. Saving here replaces it with the restored version; \
@@ -91,9 +95,11 @@ pub fn confirm_overwrite_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<C
 
 /// Keyboard shortcuts of the window.
 pub fn shortcuts(ctx: &egui::Context, state: &AppState, cmds: &mut Vec<Command>) {
-    if ctx.egui_wants_keyboard_input() || state.confirm_overwrite.is_some() {
+    if ctx.text_edit_focused() || state.confirm_overwrite.is_some() {
         return;
     }
+    // A focused widget (slider, button) keeps the arrow and Tab keys for itself.
+    let focused = ctx.memory(|m| m.focused().is_some());
     ctx.input_mut(|i| {
         let ctrl = Modifiers::COMMAND;
         if i.consume_key(ctrl | Modifiers::SHIFT, Key::S) || i.consume_key(ctrl, Key::S) {
@@ -125,20 +131,29 @@ pub fn shortcuts(ctx: &egui::Context, state: &AppState, cmds: &mut Vec<Command>)
         } else if plain(i, Key::R) {
             cmds.push(Command::RestoreSelected);
         }
-        if plain(i, Key::Tab) {
+        if !focused && plain(i, Key::Tab) {
             cmds.push(Command::SelectNext(1));
         }
-        if i.consume_key(Modifiers::SHIFT, Key::Tab) {
+        if !focused && i.consume_key(Modifiers::SHIFT, Key::Tab) {
             cmds.push(Command::SelectNext(-1));
         }
         if plain(i, Key::Escape) {
             cmds.push(Command::Select(None));
         }
-        if plain(i, Key::Plus) || plain(i, Key::Equals) || i.consume_key(Modifiers::SHIFT, Key::Equals) {
-            cmds.push(Command::Zoom { factor: 1.25, anchor: None });
+        if plain(i, Key::Plus)
+            || plain(i, Key::Equals)
+            || i.consume_key(Modifiers::SHIFT, Key::Equals)
+        {
+            cmds.push(Command::Zoom {
+                factor: 1.25,
+                anchor: None,
+            });
         }
         if plain(i, Key::Minus) {
-            cmds.push(Command::Zoom { factor: 0.8, anchor: None });
+            cmds.push(Command::Zoom {
+                factor: 0.8,
+                anchor: None,
+            });
         }
         if plain(i, Key::Num0) {
             cmds.push(Command::Fit);
@@ -153,7 +168,7 @@ pub fn shortcuts(ctx: &egui::Context, state: &AppState, cmds: &mut Vec<Command>)
             (Key::ArrowUp, egui::vec2(0.0, STEP)),
             (Key::ArrowDown, egui::vec2(0.0, -STEP)),
         ] {
-            if plain(i, key) {
+            if !focused && plain(i, key) {
                 cmds.push(Command::Pan(delta));
             }
         }

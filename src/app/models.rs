@@ -1,0 +1,181 @@
+//! What the model worker owns: the compute device, the restorer, the face detector and the
+//! identity/teacher net, and how one face is restored with them.
+
+use std::path::Path;
+use std::time::Instant;
+
+use burn::prelude::*;
+use image::RgbImage;
+
+use super::error::AppError;
+use super::state::{FaceRestoration, Identity};
+use super::worker::{ModelSource, Outbox, WorkerMsg};
+use crate::inference::{PriorMaps, Restorer, select_device, to_signed_chw_padded};
+use crate::model::teacher::{FACE_RESNET_FILE, FaceResnet};
+use crate::model::{Teacher, TeacherKind};
+use crate::pipeline::{
+    DEFAULT_FEATHER, DetectorConfig, FaceDetector, Photo, PhotoRect, crop_region,
+};
+use crate::restore::WORKING_SIZE;
+
+/// Everything the worker owns.
+pub(crate) struct Models {
+    device: Device,
+    pub(crate) restorer: Result<Restorer, String>,
+    pub(crate) detector: Result<FaceDetector, String>,
+    teacher: Option<Teacher>,
+    /// The identity net when the teacher is not the face ResNet.
+    identity_net: Option<FaceResnet>,
+    identity_error: Option<String>,
+}
+
+impl Models {
+    pub(crate) fn load(source: &ModelSource, out: &Outbox) -> Self {
+        let compute = select_device(source.backend);
+        let device = compute.device.clone();
+        let restorer = crate::cli::load_restorer(source.weights.as_deref(), &device)
+            .map_err(|e| format!("{e:#}"));
+        let detector = FaceDetector::new(DetectorConfig::default()).map_err(|e| e.to_string());
+        let kind = restorer
+            .as_ref()
+            .map(|r| r.info().teacher)
+            .unwrap_or(TeacherKind::FaceResnet);
+        let (teacher, identity_net, identity_error) = match &source.teacher_dir {
+            None => (
+                None,
+                None,
+                Some("no folder with the face ResNet given".into()),
+            ),
+            Some(dir) => load_teacher(kind, dir, &device),
+        };
+        match &restorer {
+            Ok(r) => out.send(WorkerMsg::Ready {
+                device: compute.description.clone(),
+                weights: format!(
+                    "{} ({} steps, {:?} teacher)",
+                    source
+                        .weights
+                        .as_deref()
+                        .map_or("shipped weights".into(), |p| p.display().to_string()),
+                    r.info().trained_steps,
+                    r.info().teacher
+                ),
+                notice: compute.notice.clone(),
+                identity: identity_error.clone().map_or(Ok(()), Err),
+            }),
+            Err(e) => out.send(WorkerMsg::Failed {
+                face: None,
+                error: AppError::Model(e.clone()),
+                ends_job: false,
+            }),
+        }
+        Self {
+            device,
+            restorer,
+            detector,
+            teacher,
+            identity_net,
+            identity_error,
+        }
+    }
+
+    fn identity_net(&self) -> Option<&FaceResnet> {
+        match &self.teacher {
+            Some(Teacher::FaceResnet(net)) => Some(net),
+            _ => self.identity_net.as_ref(),
+        }
+    }
+
+    fn signed(&self, img: &RgbImage) -> Tensor<4> {
+        let (w, h) = (img.width() as usize, img.height() as usize);
+        let data = to_signed_chw_padded(img, w, h);
+        Tensor::from_data(TensorData::new(data, [1, 3, h, w]), &self.device)
+    }
+
+    /// Restore one face: crop, network, identity distance and teacher features.
+    pub(crate) fn restore(
+        &self,
+        photo: &Photo,
+        region: PhotoRect,
+    ) -> Result<FaceRestoration, String> {
+        let restorer = self.restorer.as_ref().map_err(Clone::clone)?;
+        let crop = crop_region(&photo.rgb_u8, region, WORKING_SIZE, DEFAULT_FEATHER)
+            .map_err(|e| e.to_string())?;
+        let start = Instant::now();
+        let restored = restorer.restore(&crop.image);
+        let seconds = start.elapsed().as_secs_f32();
+        let identity = match self.identity_net() {
+            Some(net) => {
+                let a = net.embed_signed(self.signed(&crop.image));
+                let b = net.embed_signed(self.signed(&restored.image));
+                let d: Vec<f32> = (a - b)
+                    .square()
+                    .sum_dim(1)
+                    .sqrt()
+                    .into_data()
+                    .try_to_vec()
+                    .unwrap_or_default();
+                match d.first() {
+                    Some(&d) if d.is_finite() => Identity::Distance(d),
+                    _ => Identity::Unavailable("the identity net gave no distance".into()),
+                }
+            }
+            None => Identity::Unavailable(
+                self.identity_error
+                    .clone()
+                    .unwrap_or_else(|| "no identity net".into()),
+            ),
+        };
+        let teacher = self
+            .teacher
+            .as_ref()
+            .map(|t| prior_maps(t.priors(self.signed(&restored.image))));
+        Ok(FaceRestoration {
+            crop,
+            restored,
+            teacher,
+            identity,
+            seconds,
+        })
+    }
+}
+
+fn load_teacher(
+    kind: TeacherKind,
+    dir: &Path,
+    device: &Device,
+) -> (Option<Teacher>, Option<FaceResnet>, Option<String>) {
+    let teacher = Teacher::load(kind, dir, device);
+    let identity = match (&teacher, kind) {
+        (Ok(_), TeacherKind::FaceResnet) => Ok(None),
+        _ => FaceResnet::load(&dir.join(FACE_RESNET_FILE), device).map(Some),
+    };
+    match identity {
+        Ok(net) => (teacher.ok(), net, None),
+        Err(e) => (
+            teacher.ok(),
+            None,
+            Some(format!(
+                "face ResNet not available ({e}); identity is not measured"
+            )),
+        ),
+    }
+}
+
+/// Teacher feature tensors `[1, C, H, W]` as prior maps (no CA weights).
+fn prior_maps(tensors: Vec<Tensor<4>>) -> Vec<PriorMaps> {
+    tensors
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let [_, c, h, w] = t.dims();
+            PriorMaps {
+                level: i + 1,
+                channels: c,
+                size: [h, w],
+                values: t.into_data().try_to_vec::<f32>().unwrap_or_default(),
+                channel_weights: None,
+            }
+        })
+        .collect()
+}
