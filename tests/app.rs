@@ -393,6 +393,80 @@ fn save_never_overwrites_the_original_without_confirmation() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn dropped_file_opens_and_backend_can_be_switched() {
+    let mut h = harness(DeblurApp::new(Settings::default(), source(None), None));
+    wait_for(&mut h, "the model", |a| a.is_idle());
+    h.get_by_label_contains("Drop a photo here");
+    h.input_mut()
+        .dropped_files
+        .push(std::sync::Arc::new(Dropped(photo())));
+    h.step();
+    wait_for(&mut h, "the dropped photo", opened);
+    let doc = h.state().state().doc.as_ref().unwrap();
+    assert_eq!(doc.photo.width(), 700);
+    assert_eq!(
+        h.state().settings().last_folder.as_deref(),
+        photo().parent()
+    );
+
+    // Asking for the GPU restarts the worker; with no hardware GPU it says so and uses the CPU.
+    h.state_mut()
+        .run_cmd(Command::SetBackend(BackendChoice::Gpu));
+    assert_eq!(h.state().settings().backend, BackendChoice::Gpu);
+    wait_for(&mut h, "the restarted model", |a| a.is_idle());
+    let Some(ModelStatus::Ready { device, .. }) = &h.state().state().model else {
+        panic!("model not ready: {:?}", h.state().state().model);
+    };
+    if device.starts_with("CPU") {
+        h.get_by_label_contains("no hardware GPU found");
+    }
+    h.state_mut().run_cmd(Command::RestoreSelected);
+    wait_for(&mut h, "restoring on the new worker", |a| a.is_idle());
+    assert_eq!(h.state().state().faces[0].status, FaceStatus::Restored);
+}
+
+#[test]
+fn photo_larger_than_the_texture_limit_is_shown_downscaled() {
+    let dir = scratch("big");
+    let big = dir.join("big.png");
+    image::RgbImage::from_fn(3000, 1000, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    })
+    .save(&big)
+    .unwrap();
+    let mut h = harness(DeblurApp::new(Settings::default(), source(None), Some(big)));
+    h.input_mut().max_texture_side = Some(2048);
+    wait_for(&mut h, "the big photo", opened);
+    let scale = h.state().texture_scale();
+    assert!((scale - 2048.0 / 3000.0).abs() < 1e-3, "scale {scale}");
+    h.get_by_label("(shown downscaled)");
+    // Draw a face box by command and restore it: the downscaled texture is re-uploaded.
+    let region = face_deblur::pipeline::PhotoRect {
+        x: 1200,
+        y: 300,
+        width: 400,
+        height: 400,
+    };
+    h.state_mut().run_cmd(Command::AddFace(region));
+    h.state_mut().run_cmd(Command::RestoreSelected);
+    wait_for(&mut h, "restoring", |a| a.is_idle());
+    assert_eq!(h.state().state().faces[0].status, FaceStatus::Restored);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Press `button` at `from`, move to `to` in steps, release.
 fn drag(h: &mut Harness<'_, DeblurApp>, from: Pos2, to: Pos2, button: PointerButton) {
     h.hover_at(from);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
 
-use super::state::{FaceStatus, ModelStatus};
+use super::state::{FaceStatus, Level, ModelStatus};
 use super::worker::ModelSource;
 use super::{Command, DeblurApp, Settings};
 use crate::inference::BackendChoice;
@@ -175,9 +175,23 @@ impl ScreenshotApp {
             Phase::Settling(n) => Phase::Settling(n + 1),
             Phase::Capturing => match self.shot.as_ref().and_then(|rx| rx.try_recv().ok()) {
                 Some(img) => {
-                    let result = write_png(&img, &self.out)
-                        .map(|()| self.out.clone())
-                        .map_err(|e| format!("{e:#}"));
+                    let errors: Vec<&str> = self
+                        .app
+                        .state()
+                        .notices
+                        .iter()
+                        .filter(|n| n.level == Level::Error)
+                        .map(|n| n.text.as_str())
+                        .collect();
+                    let result = match write_png(&img, &self.out) {
+                        Err(e) => Err(format!("{e:#}")),
+                        Ok(()) if errors.is_empty() => Ok(self.out.clone()),
+                        Ok(()) => Err(format!(
+                            "screenshot written to {}, but the window shows errors: {}",
+                            self.out.display(),
+                            errors.join("; ")
+                        )),
+                    };
                     if let Ok(mut o) = self.outcome.lock() {
                         *o = Some(result);
                     }

@@ -10,6 +10,7 @@ pub mod command;
 pub mod compose;
 pub mod dialogs;
 pub mod error;
+pub mod files;
 pub mod heatmap;
 pub mod launch;
 mod messages;
@@ -77,6 +78,12 @@ impl DeblurApp {
     /// Whether the worker has nothing left to do (model loaded, no job in flight).
     pub fn is_idle(&self) -> bool {
         self.state.model.is_some() && self.state.jobs_in_flight == 0
+    }
+
+    /// Texture pixels per photo pixel of the photo view (below 1 when the photo is larger
+    /// than the GPU's texture limit and is shown downscaled).
+    pub fn texture_scale(&self) -> f32 {
+        self.textures.scale
     }
 
     /// Do not save the settings on exit (tests, screenshot mode).
@@ -182,5 +189,56 @@ impl eframe::App for DeblurApp {
 
     fn persist_egui_memory(&self) -> bool {
         self.persist
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::inference::BackendChoice;
+
+    #[derive(Default)]
+    struct MemoryStorage(HashMap<String, String>);
+
+    impl eframe::Storage for MemoryStorage {
+        fn get_string(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+        fn set_string(&mut self, key: &str, value: String) {
+            self.0.insert(key.into(), value);
+        }
+        fn flush(&mut self) {}
+    }
+
+    #[test]
+    fn settings_persist_through_eframe_storage_and_runtime_state_does_not() {
+        let settings = Settings {
+            split: 0.3,
+            backend: BackendChoice::Cpu,
+            last_folder: Some(PathBuf::from("/photos")),
+            ..Settings::default()
+        };
+        let mut app = DeblurApp::new(settings.clone(), ModelSource::default(), None);
+        app.run_cmd(Command::SetSplit(0.7));
+        app.state.notify(state::Level::Info, "runtime only");
+        let mut storage = MemoryStorage::default();
+        eframe::App::save(&mut app, &mut storage);
+        let back: Settings = eframe::get_value(&storage, eframe::APP_KEY).unwrap();
+        assert_eq!(
+            back,
+            Settings {
+                split: 0.7,
+                ..settings
+            }
+        );
+        assert!(!storage.0[eframe::APP_KEY].contains("runtime only"));
+
+        let mut quiet = DeblurApp::new(Settings::default(), ModelSource::default(), None);
+        quiet.set_persist(false);
+        let mut storage = MemoryStorage::default();
+        eframe::App::save(&mut quiet, &mut storage);
+        assert!(storage.0.is_empty());
     }
 }

@@ -309,5 +309,4 @@ mod tests {
         assert_eq!(partial.split, 0.25);
         assert_eq!(partial.face_split, Settings::default().face_split);
     }
-
 }

@@ -39,7 +39,6 @@ pub struct LevelThumbs {
 }
 
 /// The textures.
-#[derive(Default)]
 pub struct Textures {
     epoch: Option<u64>,
     /// The original photo.
@@ -56,6 +55,22 @@ pub struct Textures {
     pub overlay: Option<TextureHandle>,
     /// Channel thumbnails per level.
     pub levels: Vec<LevelThumbs>,
+}
+
+impl Default for Textures {
+    fn default() -> Self {
+        Self {
+            epoch: None,
+            before: None,
+            after: None,
+            scale: 1.0,
+            zoom_key: None,
+            face: None,
+            priors_key: None,
+            overlay: None,
+            levels: Vec::new(),
+        }
+    }
 }
 
 impl Textures {

@@ -4,7 +4,7 @@ use eframe::egui;
 use egui::{Color32, RichText};
 
 use super::View;
-use super::canvas::status_color;
+use super::paint::status_color;
 use crate::app::command::Command;
 use crate::app::state::{FaceEntry, FaceOrigin, FaceStatus, Identity, ModelStatus};
 use crate::model::teacher::SAME_PERSON_DISTANCE;

@@ -6,8 +6,8 @@ use eframe::egui;
 use egui::{Align2, Color32, Pos2, Rect, RichText, Sense, Stroke, TextureHandle, Vec2};
 
 use super::View;
-use super::canvas::badge;
 use super::faces::identity_ui;
+use super::paint::badge;
 use crate::app::command::Command;
 use crate::app::state::{FaceStatus, ModelStatus};
 use crate::app::textures::LevelThumbs;

@@ -5,6 +5,7 @@ pub mod canvas;
 pub mod faces;
 pub mod inspector;
 pub mod menu;
+pub mod paint;
 pub mod status;
 
 use eframe::egui;
