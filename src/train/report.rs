@@ -6,6 +6,7 @@ use anyhow::Result;
 use image::{Rgb, RgbImage};
 
 use super::checkpoint::RunState;
+use super::font::draw_text;
 
 /// CHW [0, 1] → RGB8.
 pub fn unit_chw_to_rgb(chw: &[f32], size: usize) -> RgbImage {
@@ -84,8 +85,9 @@ fn range(values: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
-/// Two panels: top, validation PSNR (blue: restored, grey: blurred input); bottom, losses
-/// (red: pixel L1, green: prior, orange: adversarial G, purple: D). Axes are the data's ranges.
+/// Two panels: top, validation PSNR (blue: restored, grey: blurred input) with its range;
+/// bottom, losses (red: pixel L1, green: prior, orange: adversarial G, purple: D), each scaled
+/// to its own range, printed in the legend. The x axis runs from step 0 to the current step.
 pub fn curves(state: &RunState) -> RgbImage {
     let (w, h) = (640u32, 480u32);
     let mut img = RgbImage::from_pixel(w, h, Rgb([255, 255, 255]));
@@ -132,10 +134,13 @@ pub fn curves(state: &RunState) -> RgbImage {
         (&|l| l.adversarial, Rgb([240, 150, 20])),
         (&|l| l.discriminator, Rgb([140, 60, 200])),
     ];
-    for (f, colour) in series {
+    let names = ["L1", "PRIOR", "ADV", "D"];
+    for (k, (f, colour)) in series.into_iter().enumerate() {
         let p: Vec<(f64, f64)> = losses.iter().map(|l| (l.step as f64, f(l))).collect();
         let yr = range(p.iter().map(|q| q.1));
         polyline(&mut img, &p, (0.0, max_step), yr, bottom, colour);
+        let label = format!("{} {:.3}-{:.3}", names[k], yr.0, yr.1);
+        draw_text(&mut img, 14 + 155 * k as u32, 456, &label, 2, colour);
     }
     img
 }
@@ -149,4 +154,38 @@ pub fn save_png(img: &RgbImage, path: &Path) -> Result<()> {
     )?;
     crate::fsutil::write_atomic(path, &bytes)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::checkpoint::{LossPoint, ValidationPoint};
+
+    #[test]
+    fn curves_draw_both_series() {
+        let mut state = RunState {
+            step: 400,
+            ..Default::default()
+        };
+        for (i, step) in [200usize, 400].into_iter().enumerate() {
+            state.validation.push(ValidationPoint {
+                step,
+                psnr_input: 25.0,
+                psnr_output: 25.5 + i as f64,
+                ssim_input: 0.7,
+                ssim_output: 0.72,
+            });
+            state.losses.push(LossPoint {
+                step,
+                pixel: 0.1 - 0.01 * i as f64,
+                prior: 1.0,
+                adversarial: 0.7,
+                discriminator: 1.3,
+            });
+        }
+        let img = curves(&state);
+        let blue = img.pixels().filter(|p| p.0 == [30, 90, 220]).count();
+        let red = img.pixels().filter(|p| p.0 == [220, 40, 40]).count();
+        assert!(blue > 100 && red > 100, "blue {blue}, red {red}");
+    }
 }
