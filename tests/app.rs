@@ -409,7 +409,6 @@ impl egui::DroppedFile for Dropped {
 fn dropped_file_opens_and_backend_can_be_switched() {
     let mut h = harness(DeblurApp::new(Settings::default(), source(None), None));
     wait_for(&mut h, "the model", |a| a.is_idle());
-    h.get_by_label_contains("Drop a photo here");
     h.input_mut()
         .dropped_files
         .push(std::sync::Arc::new(Dropped(photo())));
@@ -513,5 +512,23 @@ fn screenshot_mode_writes_a_png_under_x() {
     assert!(status.success());
     let img = image::open(&out).unwrap();
     assert!(img.width() >= 640 && img.height() >= 420);
+
+    // An unreadable photo: the window shows the error, the screenshot is still written and
+    // the exit code says it failed.
+    let bad = dir.join("broken.png");
+    std::fs::write(&bad, b"not a png").unwrap();
+    let out = dir.join("error.png");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_face-deblur"))
+        .arg("gui")
+        .arg(&bad)
+        .arg("--screenshot")
+        .arg(&out)
+        .args(["--backend", "cpu"])
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot open the photo"));
+    assert!(image::open(&out).is_ok());
     let _ = std::fs::remove_dir_all(&dir);
 }

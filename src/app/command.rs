@@ -223,6 +223,9 @@ impl DeblurApp {
         self.state.next_epoch += 1;
         let epoch = self.state.next_epoch;
         self.state.opening = Some(path.clone());
+        if let Some(w) = &self.worker {
+            w.set_current_epoch(epoch);
+        }
         self.send(Job::Open { path, epoch });
     }
 

@@ -38,7 +38,10 @@ impl DeblurApp {
                 notice,
                 identity,
             } => {
-                if let Some(n) = notice {
+                // With "Auto" the status bar says CPU; the notice matters when a GPU was asked for.
+                if let Some(n) = notice
+                    && self.settings.backend == crate::inference::BackendChoice::Gpu
+                {
                     self.state.notify(Level::Info, n);
                 }
                 self.state.model = Some(ModelStatus::Ready {

@@ -10,6 +10,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::Instant;
 
@@ -161,6 +162,8 @@ pub enum WorkerMsg {
 pub struct Worker {
     jobs: Sender<Job>,
     messages: Receiver<WorkerMsg>,
+    /// Epoch of the photo the UI shows; restore jobs of older photos stop early.
+    current: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -169,13 +172,26 @@ impl Worker {
     pub fn spawn(source: ModelSource, ctx: egui::Context) -> std::io::Result<Self> {
         let (job_tx, job_rx) = channel();
         let (msg_tx, msg_rx) = channel();
+        let current = Arc::new(AtomicU64::new(0));
+        let outbox = Outbox {
+            tx: msg_tx,
+            ctx,
+            current: current.clone(),
+        };
         std::thread::Builder::new()
             .name("face-deblur-model".into())
-            .spawn(move || run(source, job_rx, Outbox { tx: msg_tx, ctx }))?;
+            .spawn(move || run(source, job_rx, outbox))?;
         Ok(Self {
             jobs: job_tx,
             messages: msg_rx,
+            current,
         })
+    }
+
+    /// Tell the worker that photo `epoch` is being opened: faces of older photos still
+    /// waiting to be restored are skipped.
+    pub fn set_current_epoch(&self, epoch: u64) {
+        self.current.fetch_max(epoch, Ordering::SeqCst);
     }
 
     /// Queue a job; `Err` if the thread is gone.
@@ -200,6 +216,7 @@ impl Worker {
 pub(crate) struct Outbox {
     tx: Sender<WorkerMsg>,
     ctx: egui::Context,
+    current: Arc<AtomicU64>,
 }
 
 impl Outbox {
@@ -294,6 +311,9 @@ fn restore(models: &Models, photo: &Photo, epoch: u64, faces: &[FaceJob], out: &
     let start = Instant::now();
     let mut count = 0;
     for (k, f) in faces.iter().enumerate() {
+        if out.current.load(Ordering::SeqCst) > epoch {
+            break; // another photo was opened meanwhile
+        }
         out.send(WorkerMsg::Progress {
             label: format!("restoring face {}", f.number),
             done: k,

@@ -125,6 +125,13 @@ pub fn curves(state: &RunState) -> RgbImage {
         top,
         Rgb([30, 90, 220]),
     );
+    let ink = Rgb([60, 60, 60]);
+    draw_text(&mut img, 14, 14, &format!("{:.2}", yr.1), 2, ink);
+    draw_text(&mut img, 14, 216, &format!("{:.2}", yr.0), 2, ink);
+    draw_text(&mut img, 200, 14, "PSNR DB: OUT", 2, Rgb([30, 90, 220]));
+    draw_text(&mut img, 360, 14, "IN", 2, Rgb([150, 150, 150]));
+    draw_text(&mut img, w - 100, 236, &format!("{}", state.step), 2, ink);
+    draw_text(&mut img, 14, 236, "0", 2, ink);
     let losses = &state.losses;
     let bottom = (10, 250, w - 20, 220);
     type Series<'a> = (&'a dyn Fn(&super::checkpoint::LossPoint) -> f64, Rgb<u8>);

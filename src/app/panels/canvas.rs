@@ -257,13 +257,14 @@ fn interact(
         }
     }
     if response.clicked() {
-        let target = response
+        match response
             .interact_pointer_pos()
-            .and_then(|p| match hit(view, v, split_x, p) {
-                Hit::Face(id) | Hit::Corner(id, _) => Some(id),
-                _ => None,
-            });
-        cmds.push(Command::Select(target));
+            .map(|p| hit(view, v, split_x, p))
+        {
+            Some(Hit::Face(id) | Hit::Corner(id, _)) => cmds.push(Command::Select(Some(id))),
+            Some(Hit::Nothing) => cmds.push(Command::Select(None)),
+            Some(Hit::Split) | None => {}
+        }
     }
 }
 
