@@ -120,9 +120,9 @@ impl GeneratorConfig {
             + group(c3, self.encoder_blocks, 2)
             + group(c3, self.middle_blocks, 2)
             + group(c3, self.decoder_blocks, 2)
-            + conv(c3, c2, 4, 1)
+            + conv(c3, c2, 4, 2) // transposed: one 4×4 tap set per input pixel
             + group(c2, self.decoder_blocks, 1)
-            + conv(c2, c1, 4, 0)
+            + conv(c2, c1, 4, 1)
             + group(c1, self.decoder_blocks, 0)
             + conv(c1, 3, 1, 0);
         if self.prior_stream {

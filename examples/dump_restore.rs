@@ -1,0 +1,223 @@
+//! Run the generator on raw float32 input and write its raw float32 output, optionally timing
+//! the forward pass: the Burn side of `bench/compare.py` (PyTorch / ONNX Runtime parity and
+//! speed).
+//!
+//! ```text
+//! cargo run --release --example dump_restore -- [--weights FILE] [--backend cpu|wgpu]
+//!     (--image FACE.png [--size N] | --input IN.f32 --shape B,3,H,W)
+//!     [--dump-input IN.f32] [--output OUT.f32] [--time RUNS]
+//! cargo run --release --example dump_restore -- --random compact|paper --save FILE
+//! ```
+//!
+//! The first form loads a weight file (default: the shipped `weights/dfpgnet-compact.safetensors`),
+//! takes the input as a face image (resized to `--size`², default 128, converted to [-1, 1]
+//! exactly as `Restorer::restore` does) or as raw little-endian f32 in NCHW order, writes the
+//! generator's image output `[B, 3, H, W]` in [-1, 1] as raw f32 and, with `--time RUNS`,
+//! prints one line `burn_forward_ms median=… min=… runs=… shape=B,3,H,W backend=… macs=…` for
+//! the generator forward pass plus the read-back of its image (two warm-up runs first; `macs`
+//! is `GeneratorConfig::macs` times the batch).
+//!
+//! The second form writes a weight file with random weights (every parameter perturbed, so the
+//! zero-initialised output conv is not zero) for parity checks of configurations that have no
+//! trained weights.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::module::{Module, ModuleMapper, Param};
+use burn::prelude::*;
+use face_deblur::inference::{Restorer, to_signed_chw_padded};
+use face_deblur::model::{GeneratorConfig, TeacherKind};
+use face_deblur::weights::{self, WeightsInfo};
+
+/// Parsed command line.
+#[derive(Debug, Default)]
+struct Args {
+    weights: Option<PathBuf>,
+    backend: Option<String>,
+    image: Option<PathBuf>,
+    size: Option<u32>,
+    input: Option<PathBuf>,
+    shape: Option<[usize; 4]>,
+    dump_input: Option<PathBuf>,
+    output: Option<PathBuf>,
+    time: Option<usize>,
+    random: Option<String>,
+    save: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args::default();
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--weights" => args.weights = Some(value()?.into()),
+            "--backend" => args.backend = Some(value()?),
+            "--image" => args.image = Some(value()?.into()),
+            "--size" => args.size = Some(value()?.parse()?),
+            "--input" => args.input = Some(value()?.into()),
+            "--shape" => {
+                let dims: Vec<usize> = value()?
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+                args.shape = Some(
+                    dims.try_into()
+                        .map_err(|_| anyhow::anyhow!("--shape takes B,C,H,W"))?,
+                );
+            }
+            "--dump-input" => args.dump_input = Some(value()?.into()),
+            "--output" => args.output = Some(value()?.into()),
+            "--time" => args.time = Some(value()?.parse()?),
+            "--random" => args.random = Some(value()?),
+            "--save" => args.save = Some(value()?.into()),
+            "-h" | "--help" => {
+                println!("see the doc comment of examples/dump_restore.rs");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    Ok(args)
+}
+
+/// Adds uniform noise in ±0.02 to every float parameter.
+struct Perturb;
+
+impl ModuleMapper for Perturb {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| {
+            let noise = Tensor::random(
+                t.shape(),
+                burn::tensor::Distribution::Uniform(-0.02, 0.02),
+                &t.device(),
+            );
+            t + noise
+        })
+    }
+}
+
+/// `--random CONFIG --save FILE`.
+fn save_random(config: &str, path: &Path) -> Result<()> {
+    let config = match config {
+        "compact" => GeneratorConfig::compact(),
+        "paper" => GeneratorConfig::paper(),
+        other => bail!("--random takes compact or paper, not {other}"),
+    };
+    let device = Device::flex();
+    let generator = config.init(&device).map(&mut Perturb);
+    let info = WeightsInfo {
+        generator: config,
+        teacher: TeacherKind::FaceResnet,
+        trained_steps: 1,
+        notes: "random weights for benchmarks (examples/dump_restore.rs)".into(),
+    };
+    weights::save(path, &generator, None, &info)?;
+    println!("wrote random weights to {}", path.display());
+    Ok(())
+}
+
+fn read_f32(path: &Path) -> Result<Vec<f32>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() % 4 != 0 {
+        bail!("{} is not raw f32 (length {})", path.display(), bytes.len());
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+fn write_f32(path: &Path, values: &[f32]) -> Result<()> {
+    let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The input as NCHW values in [-1, 1] and its shape.
+fn input(args: &Args) -> Result<(Vec<f32>, [usize; 4])> {
+    match (&args.image, &args.input) {
+        (Some(path), None) => {
+            let size = args.size.unwrap_or(128);
+            let img = image::open(path)
+                .with_context(|| format!("cannot read {}", path.display()))?
+                .to_rgb8();
+            let img =
+                image::imageops::resize(&img, size, size, image::imageops::FilterType::CatmullRom);
+            let s = size as usize;
+            Ok((to_signed_chw_padded(&img, s, s), [1, 3, s, s]))
+        }
+        (None, Some(path)) => {
+            let shape = args.shape.context("--input needs --shape B,3,H,W")?;
+            let values = read_f32(path)?;
+            if values.len() != shape.iter().product::<usize>() {
+                bail!(
+                    "{} holds {} values, shape {shape:?} needs {}",
+                    path.display(),
+                    values.len(),
+                    shape.iter().product::<usize>()
+                );
+            }
+            Ok((values, shape))
+        }
+        _ => bail!("give exactly one of --image and --input"),
+    }
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    if let Some(config) = &args.random {
+        let path = args.save.as_deref().context("--random needs --save FILE")?;
+        return save_random(config, path);
+    }
+    let (backend, device) = match args.backend.as_deref().unwrap_or("cpu") {
+        "cpu" => ("cpu", Device::flex()),
+        "wgpu" => (
+            "wgpu",
+            Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+        ),
+        other => bail!("--backend takes cpu or wgpu, not {other}"),
+    };
+    let restorer = match &args.weights {
+        Some(path) => Restorer::load(path, &device)?,
+        None => Restorer::from_loaded(weights::load_shipped(&device)?, &device),
+    };
+    let (values, shape) = input(&args)?;
+    if let Some(path) = &args.dump_input {
+        write_f32(path, &values)?;
+    }
+    let x = Tensor::<4>::from_data(TensorData::new(values, shape), &device);
+    let run = || -> Vec<f32> {
+        restorer
+            .forward_signed(x.clone())
+            .into_data()
+            .try_to_vec()
+            .expect("f32 output")
+    };
+    let out = run();
+    if let Some(path) = &args.output {
+        write_f32(path, &out)?;
+    }
+    if let Some(runs) = args.time {
+        run(); // second warm-up (allocator, wgpu autotune of the steady state)
+        let mut times: Vec<f64> = (0..runs.max(1))
+            .map(|_| {
+                let start = Instant::now();
+                std::hint::black_box(run());
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        let [b, c, h, w] = shape;
+        let macs = b as u64 * restorer.info().generator.macs(h, w);
+        println!(
+            "burn_forward_ms median={median:.3} min={:.3} runs={} shape={b},{c},{h},{w} \
+             backend={backend} macs={macs}",
+            times[0],
+            times.len()
+        );
+    }
+    Ok(())
+}
