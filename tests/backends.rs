@@ -1,7 +1,10 @@
 //! The restorer on any image size, and the wgpu backend agreeing with the CPU backend.
 
+mod common;
+
 use burn::module::Module;
 use burn::prelude::*;
+use common::Noise;
 use face_deblur::inference::Restorer;
 use face_deblur::model::{GeneratorConfig, TeacherKind};
 use face_deblur::weights::WeightsInfo;
@@ -9,24 +12,6 @@ use image::RgbImage;
 
 fn tiny() -> GeneratorConfig {
     GeneratorConfig::new([4, 8, 8], [4, 6, 8], 1, 1, 1, 1)
-}
-
-struct Noise;
-
-impl burn::module::ModuleMapper for Noise {
-    fn map_float<const D: usize>(
-        &mut self,
-        param: burn::module::Param<Tensor<D>>,
-    ) -> burn::module::Param<Tensor<D>> {
-        param.map(|t| {
-            let n = Tensor::random(
-                t.shape(),
-                burn::tensor::Distribution::Uniform(-0.05, 0.05),
-                &t.device(),
-            );
-            t + n
-        })
-    }
 }
 
 fn restorer(device: &Device) -> Restorer {

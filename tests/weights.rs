@@ -1,6 +1,9 @@
 //! The weight file: round trip, and clear errors for missing, truncated or mismatched files.
 
+mod common;
+
 use burn::prelude::*;
+use common::Noise;
 use face_deblur::model::{DiscriminatorConfig, GeneratorConfig, TeacherKind};
 use face_deblur::weights::{self, WeightsError, WeightsInfo};
 
@@ -17,28 +20,8 @@ fn info(config: GeneratorConfig) -> WeightsInfo {
     }
 }
 
-/// Adds uniform noise to every float parameter.
-struct Noise;
-
-impl burn::module::ModuleMapper for Noise {
-    fn map_float<const D: usize>(
-        &mut self,
-        param: burn::module::Param<Tensor<D>>,
-    ) -> burn::module::Param<Tensor<D>> {
-        param.map(|t| {
-            let noise = Tensor::random(
-                t.shape(),
-                burn::tensor::Distribution::Uniform(-0.05, 0.05),
-                &t.device(),
-            );
-            t + noise
-        })
-    }
-}
-
 fn perturbed_generator(device: &Device) -> face_deblur::model::Generator {
-    // A fresh generator is the identity (zero output conv): perturb every parameter so the
-    // output depends on every layer.
+    use burn::module::Module;
     tiny().init(device).map(&mut Noise)
 }
 

@@ -1,6 +1,28 @@
 //! Helpers shared by the integration tests: generators of odd and broken image files.
 #![allow(dead_code)]
 
+use burn::prelude::*;
+
+/// Adds uniform noise in ±0.05 to every float parameter of a module (a fresh generator is the
+/// identity; perturbed, its output depends on every layer).
+pub struct Noise;
+
+impl burn::module::ModuleMapper for Noise {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        param.map(|t| {
+            let noise = Tensor::random(
+                t.shape(),
+                burn::tensor::Distribution::Uniform(-0.05, 0.05),
+                &t.device(),
+            );
+            t + noise
+        })
+    }
+}
+
 /// A baseline 8×8 four-component (Adobe, inverted CMYK) JPEG of one flat colour.
 pub fn cmyk_jpeg(cmyk: [u8; 4]) -> Vec<u8> {
     let segment = |out: &mut Vec<u8>, marker: u8, body: &[u8]| {
