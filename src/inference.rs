@@ -144,13 +144,7 @@ pub struct Restorer {
 impl Restorer {
     /// Load weights from `path` onto `device`.
     pub fn load(path: &Path, device: &Device) -> Result<Self, WeightsError> {
-        let loaded = weights::load(path, device)?;
-        Ok(Self {
-            generator: loaded.modules.generator,
-            attention: loaded.modules.attention,
-            info: loaded.info,
-            device: device.clone(),
-        })
+        Ok(Self::from_loaded(weights::load(path, device)?, device))
     }
 
     /// Wrap loaded weights.

@@ -180,16 +180,16 @@ pub fn load_bytes(
     device: &Device,
 ) -> Result<LoadedWeights, WeightsError> {
     // Parse the whole file first: a truncated file fails here, not half-way through loading.
-    SafeTensors::deserialize(&bytes).map_err(|e| WeightsError::Damaged {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let has_attention = SafeTensors::deserialize(&bytes)
+        .map_err(|e| WeightsError::Damaged {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?
+        .names()
+        .iter()
+        .any(|n| n.starts_with("attention."));
     let info = read_info(path, &bytes)?;
-    let n_attention = if bytes_contain_attention(&bytes) {
-        3
-    } else {
-        0
-    };
+    let n_attention = if has_attention { 3 } else { 0 };
     let mut modules = DfpgnetWeights {
         generator: info.generator.init(device),
         attention: (0..n_attention)
@@ -221,12 +221,6 @@ pub fn load_bytes(
         });
     }
     Ok(LoadedWeights { modules, info })
-}
-
-fn bytes_contain_attention(bytes: &[u8]) -> bool {
-    SafeTensors::deserialize(bytes)
-        .map(|st| st.names().iter().any(|n| n.starts_with("attention.")))
-        .unwrap_or(false)
 }
 
 /// File name of the shipped weights (in `weights/`, embedded in the binary).
