@@ -131,6 +131,17 @@ pub struct RestoredFace {
     pub image: RgbImage,
     /// P̂1..P̂3 (empty for a model without a prior stream).
     pub priors: Vec<PriorMaps>,
+    /// What the degradation encoder saw (DAFI models only).
+    pub degradation: Option<DegradationEstimate>,
+}
+
+/// The degradation representation encoder's view of one face and the DAFI mix it chose.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DegradationEstimate {
+    /// Blur kernel size estimated by the DRE's linear read-out, pixels (0 = sharp).
+    pub blur_px: f32,
+    /// Per decoder scale (H, H/2, H/4): the DAFI weight of the prior side of each channel.
+    pub prior_share: Vec<Vec<f32>>,
 }
 
 /// Owns the device and the generator.
@@ -223,6 +234,18 @@ impl Restorer {
                 &self.device,
             );
             let result = self.generator.forward(input);
+            let blur: Option<Vec<f32>> = match (&result.degradation, self.generator.dre()) {
+                (Some(v), Some(dre)) => dre.blur_size(v.clone()).into_data().try_to_vec().ok(),
+                _ => None,
+            };
+            let masks: Vec<(usize, Vec<f32>)> = result
+                .dafi_masks
+                .iter()
+                .map(|m| {
+                    let [_, c] = m.dims();
+                    (c, m.clone().into_data().try_to_vec().unwrap_or_default())
+                })
+                .collect();
             let images: Vec<f32> = result
                 .image
                 .into_data()
@@ -270,9 +293,17 @@ impl Restorer {
                         }
                     })
                     .collect();
+                let degradation = blur.as_ref().map(|b| DegradationEstimate {
+                    blur_px: b[k].max(0.0),
+                    prior_share: masks
+                        .iter()
+                        .map(|(c, v)| v[k * c..(k + 1) * c].to_vec())
+                        .collect(),
+                });
                 out[i] = Some(RestoredFace {
                     image,
                     priors: maps,
+                    degradation,
                 });
             }
         }

@@ -103,6 +103,18 @@ enum Command {
         #[arg(long, default_value = "../shared/weights")]
         teacher_weights: PathBuf,
     },
+    /// Train the degradation representation encoder (DRE) for DAFI by momentum contrast.
+    TrainDre {
+        /// DRE configuration (JSON); without it, the defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Run folder: dre.safetensors, log, read-out report.
+        #[arg(long)]
+        out: PathBuf,
+        /// Compute backend.
+        #[arg(long, value_enum)]
+        backend: Option<Backend>,
+    },
     /// Train DFPGnet (resumable).
     Train {
         /// Training configuration (JSON); without it, the compact defaults.
@@ -210,6 +222,24 @@ fn main() -> ExitCode {
             }
             eprintln!("training on {}", compute.description);
             face_deblur::train::run::run(config, &out, resume, &compute.device)
+        })(),
+        Some(Command::TrainDre {
+            config,
+            out,
+            backend,
+        }) => (|| {
+            use face_deblur::train::dre;
+            let config: dre::DreConfig = match config {
+                Some(path) => serde_json::from_str(&std::fs::read_to_string(&path)?)?,
+                None => dre::DreConfig::default(),
+            };
+            let compute = select_device(backend_choice(backend));
+            if let Some(notice) = &compute.notice {
+                eprintln!("note: {notice}");
+            }
+            let report = dre::run(config, &out, &compute.device)?;
+            println!("{}", dre::readout_markdown(&report));
+            Ok(())
         })(),
         Some(Command::Gui {
             image,

@@ -14,7 +14,7 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use safetensors::SafeTensors;
 
 use crate::model::blocks::ChannelAttention;
-use crate::model::{Discriminator, Generator, GeneratorConfig, TeacherKind};
+use crate::model::{DegradationEncoder, Discriminator, Generator, GeneratorConfig, TeacherKind};
 
 /// Value of the `format` metadata key.
 pub const FORMAT: &str = "face-deblur/dfpgnet-v1";
@@ -221,6 +221,66 @@ pub fn load_bytes(
         });
     }
     Ok(LoadedWeights { modules, info })
+}
+
+/// Format tag of a degradation-encoder file.
+pub const DRE_FORMAT: &str = "face-deblur/dre-v1";
+
+/// Save a trained degradation representation encoder (with its blur read-out) to `path`.
+pub fn save_dre(path: &Path, dre: &DegradationEncoder, notes: &str) -> Result<(), WeightsError> {
+    let write_err = |reason: String| WeightsError::Write {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut store = SafetensorsStore::from_bytes(None)
+        .metadata("format", DRE_FORMAT)
+        .metadata("notes", notes.to_string());
+    dre.valid()
+        .save_into(&mut store)
+        .map_err(|e| write_err(e.to_string()))?;
+    let bytes = store.get_bytes().map_err(|e| write_err(e.to_string()))?;
+    crate::fsutil::write_atomic(path, &bytes).map_err(|e| write_err(e.to_string()))
+}
+
+/// Load a degradation representation encoder saved by [`save_dre`] onto `device`.
+pub fn load_dre(path: &Path, device: &Device) -> Result<DegradationEncoder, WeightsError> {
+    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| WeightsError::Damaged {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let format = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("format").cloned())
+        .unwrap_or_default();
+    if format != DRE_FORMAT {
+        return Err(WeightsError::WrongKind {
+            path: path.to_owned(),
+            reason: format!("format is `{format}`, expected `{DRE_FORMAT}`"),
+        });
+    }
+    let mut dre = DegradationEncoder::new(device);
+    let mut store = SafetensorsStore::from_bytes(Some(bytes)).allow_partial(false);
+    let result = dre
+        .load_from(&mut store)
+        .map_err(|e| WeightsError::Mismatch {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if !result.is_success() || !result.missing.is_empty() || !result.unused.is_empty() {
+        return Err(WeightsError::Mismatch {
+            path: path.to_owned(),
+            reason: format!(
+                "missing {:?}, unexpected {:?}",
+                result.missing, result.unused
+            ),
+        });
+    }
+    Ok(dre)
 }
 
 /// File name of the shipped weights (in `weights/`, embedded in the binary).

@@ -28,6 +28,7 @@ fn source(weights: Option<PathBuf>) -> ModelSource {
         backend: BackendChoice::Cpu,
         weights,
         teacher_dir: Some(asset("../shared/weights")),
+        ..Default::default()
     }
 }
 
@@ -530,5 +531,59 @@ fn screenshot_mode_writes_a_png_under_x() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot open the photo"));
     assert!(image::open(&out).is_ok());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn screenshot_mode_runs_the_model_on_the_windows_own_gpu_device() {
+    if std::env::var_os("DISPLAY").is_none() {
+        println!("skipped: DISPLAY is not set (run under Xvfb to test the real window)");
+        return;
+    }
+    let dir = scratch("gpu");
+    let shoot = |backend: &str| {
+        let out = dir.join(format!("{backend}.png"));
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_face-deblur"))
+            .arg("gui")
+            .arg(photo())
+            .arg("--screenshot")
+            .arg(&out)
+            .args(["--backend", backend])
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "{backend}: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(stdout.contains("ui while restoring:"), "{stdout}");
+        (image::open(&out).unwrap().to_rgb8(), stdout)
+    };
+    // `--backend gpu` uses the window's wgpu device (here the software adapter of the test
+    // machine); the model's output must match the CPU run's.
+    let (gpu, stdout) = shoot("gpu");
+    assert!(stdout.contains("shared with the window"), "{stdout}");
+    let (cpu, stdout) = shoot("cpu");
+    assert!(stdout.contains("model device: CPU"), "{stdout}");
+    assert_eq!(gpu.dimensions(), cpu.dimensions());
+    // Compare the photo view (the side panels' text differs: device names, timings).
+    let (w, h) = gpu.dimensions();
+    let (x0, x1, y0, y1) = (w / 5, w * 7 / 10, h * 3 / 10, h * 3 / 4);
+    let mut differing = 0usize;
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let (a, b) = (gpu.get_pixel(x, y).0, cpu.get_pixel(x, y).0);
+            if a.iter().zip(b).any(|(p, q)| p.abs_diff(q) > 2) {
+                differing += 1;
+            }
+        }
+    }
+    let total = ((x1 - x0) * (y1 - y0)) as usize;
+    assert!(
+        differing < total / 200,
+        "{differing} of {total} photo-view pixels differ between the GPU and the CPU run"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

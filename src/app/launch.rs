@@ -54,7 +54,7 @@ type Outcome = Arc<Mutex<Option<Result<PathBuf, String>>>>;
 /// is written).
 pub fn run_app(options: AppOptions) -> anyhow::Result<()> {
     let screenshot = options.screenshot.clone();
-    let native = eframe::NativeOptions {
+    let mut native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("face-deblur")
             .with_app_id("face-deblur")
@@ -62,8 +62,10 @@ pub fn run_app(options: AppOptions) -> anyhow::Result<()> {
             .with_min_inner_size([640.0, 420.0])
             .with_drag_and_drop(true),
         persist_window: screenshot.is_none(),
+        renderer: eframe::Renderer::Wgpu,
         ..Default::default()
     };
+    super::gpu::configure(&mut native.wgpu_options);
     let outcome: Outcome = Arc::default();
     let outcome_app = outcome.clone();
     eframe::run_native(
@@ -79,10 +81,21 @@ pub fn run_app(options: AppOptions) -> anyhow::Result<()> {
             if let Some(b) = options.backend {
                 settings.backend = b;
             }
+            let shared = cc
+                .wgpu_render_state
+                .as_ref()
+                .and_then(|rs| super::gpu::shared_gpu(rs, settings.backend));
+            let (shared_gpu, shared_gpu_error) = match shared {
+                Some(Ok(gpu)) => (Some(gpu), None),
+                Some(Err(e)) => (None, Some(e)),
+                None => (None, None),
+            };
             let source = ModelSource {
                 backend: settings.backend,
                 weights: options.weights.clone(),
                 teacher_dir: options.teacher_dir.clone(),
+                shared_gpu,
+                shared_gpu_error,
             };
             let mut app = DeblurApp::new(settings, source, options.image.clone());
             Ok(match options.screenshot {
@@ -132,6 +145,8 @@ struct ScreenshotApp {
     frames: u64,
     start: Instant,
     shot: Option<Receiver<Arc<egui::ColorImage>>>,
+    /// Frame timing while the faces restore: (start, frames, longest gap, last frame).
+    restoring: Option<(Instant, u64, Duration, Instant)>,
 }
 
 impl ScreenshotApp {
@@ -144,6 +159,7 @@ impl ScreenshotApp {
             frames: 0,
             start: Instant::now(),
             shot: None,
+            restoring: None,
         }
     }
 
@@ -156,14 +172,40 @@ impl ScreenshotApp {
                 let state = self.app.state();
                 let model_ok = matches!(state.model, Some(ModelStatus::Ready { .. }));
                 let pending = state.faces.iter().any(|f| f.status == FaceStatus::Pending);
+                if let Some(ModelStatus::Ready { device, .. }) = &state.model {
+                    println!("model device: {device}");
+                }
                 if model_ok && pending {
                     self.app.run_cmd(Command::RestoreAll);
+                    let now = Instant::now();
+                    self.restoring = Some((now, 0, Duration::ZERO, now));
                     Phase::Restoring
                 } else {
                     Phase::Settling(0)
                 }
             }
-            Phase::Restoring if idle || timed_out => Phase::Settling(0),
+            Phase::Restoring if idle || timed_out => {
+                if let Some((start, frames, longest, _)) = self.restoring.take() {
+                    let secs = start.elapsed().as_secs_f64();
+                    println!(
+                        "ui while restoring: {frames} frames in {secs:.2} s = {:.1} fps \
+                         (longest frame gap {:.0} ms)",
+                        frames as f64 / secs.max(1e-9),
+                        longest.as_secs_f64() * 1000.0
+                    );
+                }
+                Phase::Settling(0)
+            }
+            Phase::Restoring => {
+                if let Some((_, frames, longest, last)) = &mut self.restoring {
+                    *frames += 1;
+                    *longest = (*longest).max(last.elapsed());
+                    *last = Instant::now();
+                }
+                // Redraw as fast as the UI thread can, to measure its frame rate.
+                ctx.request_repaint();
+                Phase::Restoring
+            }
             Phase::Settling(n) if n >= 5 => {
                 let (tx, rx) = channel();
                 ctx.request_screenshot(move |img| {

@@ -11,6 +11,7 @@ pub mod compose;
 pub mod dialogs;
 pub mod error;
 pub mod files;
+pub mod gpu;
 pub mod heatmap;
 pub mod launch;
 mod messages;

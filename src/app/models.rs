@@ -10,7 +10,9 @@ use image::RgbImage;
 use super::error::AppError;
 use super::state::{FaceRestoration, Identity};
 use super::worker::{ModelSource, Outbox, WorkerMsg};
-use crate::inference::{PriorMaps, Restorer, select_device, to_signed_chw_padded};
+use crate::inference::{
+    BackendChoice, ComputeDevice, PriorMaps, Restorer, select_device, to_signed_chw_padded,
+};
 use crate::model::teacher::{FACE_RESNET_FILE, FaceResnet};
 use crate::model::{Teacher, TeacherKind};
 use crate::pipeline::{
@@ -31,7 +33,26 @@ pub(crate) struct Models {
 
 impl Models {
     pub(crate) fn load(source: &ModelSource, out: &Outbox) -> Self {
-        let compute = select_device(source.backend);
+        let compute = match &source.shared_gpu {
+            Some(gpu)
+                if source.backend == BackendChoice::Gpu
+                    || (source.backend == BackendChoice::Auto && gpu.hardware) =>
+            {
+                ComputeDevice {
+                    device: gpu.device.clone(),
+                    description: gpu.description.clone(),
+                    is_gpu: true,
+                    notice: None,
+                }
+            }
+            _ => {
+                let mut compute = select_device(source.backend);
+                if let Some(e) = &source.shared_gpu_error {
+                    compute.notice = Some(e.clone());
+                }
+                compute
+            }
+        };
         let device = compute.device.clone();
         let restorer = crate::cli::load_restorer(source.weights.as_deref(), &device)
             .map_err(|e| format!("{e:#}"));

@@ -3,9 +3,9 @@
 //! messages come out through another, with a repaint request after each, so the UI never
 //! waits on the network.
 //!
-//! TODO(gpu): the model runs on the device from [`crate::inference::select_device`] (the flex CPU backend when
-//! there is no hardware GPU). On a real GPU, Burn could share egui's own wgpu device
-//! (`eframe::Frame::wgpu_render_state()`) instead of opening a second one; not done yet.
+//! The worker computes on egui's own wgpu device when [`super::gpu::shared_gpu`] registered it
+//! with Burn (a hardware GPU, or a GPU the user asked for), else on the device from
+//! [`crate::inference::select_device`] (flex on the CPU).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -32,6 +32,10 @@ pub struct ModelSource {
     pub weights: Option<PathBuf>,
     /// Folder with the face ResNet (identity and teacher features); optional.
     pub teacher_dir: Option<PathBuf>,
+    /// egui's wgpu device registered with Burn, when the window has one the backend wants.
+    pub shared_gpu: Option<super::gpu::SharedGpu>,
+    /// Why the window's device could not be shared (shown as a notice).
+    pub shared_gpu_error: Option<String>,
 }
 
 /// One face to restore.

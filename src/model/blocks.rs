@@ -8,6 +8,8 @@ use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::module::adaptive_avg_pool2d;
 
+use super::mmrb::{EncoderBlock, Mmrb};
+
 /// Slope of every LeakyReLU in the generator.
 pub const LEAKY_SLOPE: f64 = 0.2;
 
@@ -93,20 +95,32 @@ impl ResBlock {
     }
 }
 
-/// A group of [`ResBlock`]s followed by a 3×3 conv, with an outer skip connection.
+/// A group of [`ResBlock`]s (or [`Mmrb`]s) followed by a 3×3 conv, with an outer skip
+/// connection.
 #[derive(Module, Debug)]
 pub struct ResGroup {
     blocks: Vec<ResBlock>,
+    mmrb: Vec<Mmrb>,
     tail: Conv2d,
 }
 
 impl ResGroup {
     /// `blocks` residual blocks of `channels` channels.
     pub fn new(channels: usize, blocks: usize, device: &Device) -> Self {
+        Self::with_block(channels, blocks, EncoderBlock::Residual, device)
+    }
+
+    /// `blocks` blocks of type `kind` and `channels` channels.
+    pub fn with_block(channels: usize, blocks: usize, kind: EncoderBlock, device: &Device) -> Self {
+        let (residual, mixed) = match kind {
+            EncoderBlock::Residual => (blocks, 0),
+            EncoderBlock::Mmrb => (0, blocks),
+        };
         Self {
-            blocks: (0..blocks)
+            blocks: (0..residual)
                 .map(|_| ResBlock::new(channels, device))
                 .collect(),
+            mmrb: (0..mixed).map(|_| Mmrb::new(channels, device)).collect(),
             tail: conv3x3(channels, channels, device),
         }
     }
@@ -115,6 +129,9 @@ impl ResGroup {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut y = x.clone();
         for block in &self.blocks {
+            y = block.forward(y);
+        }
+        for block in &self.mmrb {
             y = block.forward(y);
         }
         self.tail.forward(y) + x

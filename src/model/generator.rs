@@ -6,11 +6,39 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, tanh};
 
+use serde::{Deserialize, Serialize};
+
 use super::blocks::{LEAKY_SLOPE, ResGroup, Sft, conv_down, conv1x1, conv3x3};
+use super::dre::{Dafi, DegradationEncoder};
+use super::mmrb::{EncoderBlock, Mmrb};
+
+/// How an estimated prior P̂_i enters the decoder features D_i.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FusionKind {
+    /// SFT (DFPGnet, eq. 2): `α(P̂) ⊗ D + β(P̂)`.
+    #[default]
+    Sft,
+    /// DAFI instead of SFT (Panini-Net): `m ⊙ conv1×1(P̂) + (1 − m) ⊙ D`, `m` from the DRE.
+    Dafi,
+    /// DAFI in addition to SFT: `m ⊙ SFT(D | P̂) + (1 − m) ⊙ D`, so the degradation decides,
+    /// channel by channel, how much prior modulation to apply.
+    SftDafi,
+}
+
+impl FusionKind {
+    /// Whether this fusion needs the degradation representation encoder.
+    pub fn uses_dre(self) -> bool {
+        self != FusionKind::Sft
+    }
+}
 
 /// Generator hyper-parameters. [`GeneratorConfig::paper`] is the published size;
 /// [`GeneratorConfig::compact`] is what we can train on two CPU cores.
-#[derive(Config, Debug, PartialEq)]
+///
+/// Serialised as JSON in weight files and training configs; the switches added after the
+/// first weights shipped have serde defaults, so older files still load.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GeneratorConfig {
     /// Channels of the deblurring stream at H, H/2 and H/4.
     pub channels: [usize; 3],
@@ -25,15 +53,72 @@ pub struct GeneratorConfig {
     /// Residual blocks in each decoder group.
     pub decoder_blocks: usize,
     /// Whether the prior estimation stream exists (false: ablation B1, encoder-decoder only).
-    #[config(default = true)]
+    #[serde(default = "yes")]
     pub prior_stream: bool,
     /// Whether SSFT/SFT connect the two streams (false: ablation B3, the prior stream takes
     /// E_i as is and P̂_i is added to D_i through a 1×1 conv).
-    #[config(default = true)]
+    #[serde(default = "yes")]
     pub feature_transforms: bool,
+    /// Block type of the encoder groups E1..E3 (residual, or MMRB of Hu et al.).
+    #[serde(default)]
+    pub encoder_block: EncoderBlock,
+    /// How the priors enter the decoder (SFT, DAFI, or both); DAFI adds the DRE.
+    #[serde(default)]
+    pub fusion: FusionKind,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl GeneratorConfig {
+    /// A DFPGnet generator (prior stream, SSFT/SFT, residual encoder blocks).
+    pub fn new(
+        channels: [usize; 3],
+        prior_channels: [usize; 3],
+        encoder_blocks: usize,
+        prior_blocks: usize,
+        middle_blocks: usize,
+        decoder_blocks: usize,
+    ) -> Self {
+        Self {
+            channels,
+            prior_channels,
+            encoder_blocks,
+            prior_blocks,
+            middle_blocks,
+            decoder_blocks,
+            prior_stream: true,
+            feature_transforms: true,
+            encoder_block: EncoderBlock::Residual,
+            fusion: FusionKind::Sft,
+        }
+    }
+
+    /// With or without the prior estimation stream.
+    pub fn with_prior_stream(mut self, on: bool) -> Self {
+        self.prior_stream = on;
+        self
+    }
+
+    /// With or without SSFT/SFT.
+    pub fn with_feature_transforms(mut self, on: bool) -> Self {
+        self.feature_transforms = on;
+        self
+    }
+
+    /// With this encoder block type.
+    pub fn with_encoder_block(mut self, block: EncoderBlock) -> Self {
+        self.encoder_block = block;
+        self
+    }
+
+    /// With this prior fusion.
+    pub fn with_fusion(mut self, fusion: FusionKind) -> Self {
+        self.fusion = fusion;
+        self
+    }
+
     /// The configuration of the paper / SAPPGAN's DFPGNet_G: 64-128-256 channels, 5 blocks per
     /// group, 10 per prior group (≈44.7 M parameters).
     pub fn paper() -> Self {
@@ -59,16 +144,20 @@ impl GeneratorConfig {
             if !self.prior_stream {
                 return None;
             }
-            Some(if self.feature_transforms {
-                PriorFusion {
-                    sft: Some(Sft::new(self.prior_channels[i], cs[i], cs[i], device)),
+            let p = self.prior_channels[i];
+            let dafi = self.fusion.uses_dre().then(|| Dafi::new(cs[i], device));
+            Some(match (self.feature_transforms, self.fusion) {
+                (true, FusionKind::Sft | FusionKind::SftDafi) => PriorFusion {
+                    sft: Some(Sft::new(p, cs[i], cs[i], device)),
                     add: None,
-                }
-            } else {
-                PriorFusion {
+                    dafi,
+                },
+                // B3 (no feature transforms) and DAFI-only project P̂ with a 1×1 conv.
+                _ => PriorFusion {
                     sft: None,
-                    add: Some(conv1x1(self.prior_channels[i], cs[i], device)),
-                }
+                    add: Some(conv1x1(p, cs[i], device)),
+                    dafi,
+                },
             })
         };
         let up = |cin: usize, cout: usize| {
@@ -79,13 +168,15 @@ impl GeneratorConfig {
         };
         Generator {
             head: conv3x3(3, c1, device),
-            enc1: ResGroup::new(c1, self.encoder_blocks, device),
+            enc1: ResGroup::with_block(c1, self.encoder_blocks, self.encoder_block, device),
             down1: conv_down(c1, c2, device),
-            enc2: ResGroup::new(c2, self.encoder_blocks, device),
+            enc2: ResGroup::with_block(c2, self.encoder_blocks, self.encoder_block, device),
             down2: conv_down(c2, c3, device),
-            enc3: ResGroup::new(c3, self.encoder_blocks, device),
+            enc3: ResGroup::with_block(c3, self.encoder_blocks, self.encoder_block, device),
             middle: ResGroup::new(c3, self.middle_blocks, device),
             prior,
+            dre: (self.prior_stream && self.fusion.uses_dre())
+                .then(|| DegradationEncoder::new(device)),
             fuse3: fusion(2),
             dec3: ResGroup::new(c3, self.decoder_blocks, device),
             up2: up(c3, c2),
@@ -111,13 +202,20 @@ impl GeneratorConfig {
         let sft = |cond: usize, c: usize, level: usize| {
             2 * (conv(cond, c, 3, level) + conv(c, c, 1, level))
         };
+        let encoder_group = |c: usize, level: usize| match self.encoder_block {
+            EncoderBlock::Residual => group(c, self.encoder_blocks, level),
+            EncoderBlock::Mmrb => {
+                self.encoder_blocks as u64 * Mmrb::macs_per_pixel(c) * px(level)
+                    + conv(c, c, 3, level)
+            }
+        };
         let [c1, c2, c3] = self.channels;
         let mut total = conv(3, c1, 3, 0)
-            + group(c1, self.encoder_blocks, 0)
+            + encoder_group(c1, 0)
             + conv(c1, c2, 4, 1)
-            + group(c2, self.encoder_blocks, 1)
+            + encoder_group(c2, 1)
             + conv(c2, c3, 4, 2)
-            + group(c3, self.encoder_blocks, 2)
+            + encoder_group(c3, 2)
             + group(c3, self.middle_blocks, 2)
             + group(c3, self.decoder_blocks, 2)
             + conv(c3, c2, 4, 2) // transposed: one 4×4 tap set per input pixel
@@ -132,10 +230,17 @@ impl GeneratorConfig {
                     total += conv(c, p, 3, i);
                 }
                 total += if self.feature_transforms {
-                    sft(c, c, i) + sft(p, c, i)
+                    sft(c, c, i)
                 } else {
-                    conv(p, c, 1, i)
+                    0
                 };
+                total += match (self.feature_transforms, self.fusion) {
+                    (true, FusionKind::Sft | FusionKind::SftDafi) => sft(p, c, i),
+                    _ => conv(p, c, 1, i),
+                };
+            }
+            if self.fusion.uses_dre() {
+                total += DegradationEncoder::macs(h, w);
             }
         }
         total
@@ -152,19 +257,41 @@ fn zero_conv1x1(channels_in: usize, channels_out: usize, device: &Device) -> Con
 /// Largest |x| fed to atanh, so that ±1 inputs stay finite.
 const ATANH_LIMIT: f64 = 0.999;
 
-/// Where P̂_i enters D_i: SFT (eq. 2) or, in ablation B3, a plain 1×1-conv addition.
+/// Where P̂_i enters D_i: SFT (eq. 2); in ablation B3 a plain 1×1-conv addition; with DAFI
+/// an interpolation weighted by the degradation representation (see [`FusionKind`]).
 #[derive(Module, Debug)]
 pub struct PriorFusion {
     sft: Option<Sft>,
     add: Option<Conv2d>,
+    dafi: Option<Dafi>,
 }
 
 impl PriorFusion {
-    fn forward(&self, features: Tensor<4>, prior: Tensor<4>) -> Tensor<4> {
-        match (&self.sft, &self.add) {
-            (Some(sft), _) => sft.forward(features, prior),
-            (None, Some(conv)) => features + conv.forward(prior),
-            (None, None) => features,
+    /// The fused features and, with DAFI, the per-channel weight of the prior side `[B, C]`.
+    fn forward(
+        &self,
+        features: Tensor<4>,
+        prior: Tensor<4>,
+        degradation: Option<Tensor<2>>,
+    ) -> (Tensor<4>, Option<Tensor<2>>) {
+        match (&self.dafi, degradation) {
+            (Some(dafi), Some(v)) => {
+                let prior_side = match (&self.sft, &self.add) {
+                    (Some(sft), _) => sft.forward(features.clone(), prior),
+                    (None, Some(conv)) => conv.forward(prior),
+                    (None, None) => features.clone(),
+                };
+                let (out, mask) = dafi.forward(prior_side, features, v);
+                (out, Some(mask))
+            }
+            _ => {
+                let out = match (&self.sft, &self.add) {
+                    (Some(sft), _) => sft.forward(features, prior),
+                    (None, Some(conv)) => features + conv.forward(prior),
+                    (None, None) => features,
+                };
+                (out, None)
+            }
         }
     }
 }
@@ -223,6 +350,10 @@ pub struct GeneratorOutput {
     /// P̂1 `[B, p1, H, W]`, P̂2 `[B, p2, H/2, W/2]`, P̂3 `[B, p3, H/4, W/4]`; empty without a
     /// prior stream.
     pub priors: Vec<Tensor<4>>,
+    /// The DRE's degradation representation `[B, DRE_DIM]` (DAFI models only).
+    pub degradation: Option<Tensor<2>>,
+    /// DAFI weight of the prior side per channel at H, H/2, H/4 (`[B, c_i]`; DAFI models only).
+    pub dafi_masks: Vec<Tensor<2>>,
 }
 
 /// The DFPGnet generator 𝒢. Input: `[B, 3, H, W]` in [-1, 1] with H, W multiples of 4.
@@ -236,6 +367,7 @@ pub struct Generator {
     enc3: ResGroup,
     middle: ResGroup,
     prior: Option<PriorStream>,
+    dre: Option<DegradationEncoder>,
     fuse3: Option<PriorFusion>,
     dec3: ResGroup,
     up2: ConvTranspose2d,
@@ -273,11 +405,23 @@ impl Generator {
                 .collect(),
             None => Vec::new(),
         };
+        // Degradation representation (DAFI models): the DRE is pre-trained and frozen, so no
+        // gradient flows back into it.
+        let degradation = self
+            .dre
+            .as_ref()
+            .map(|dre| dre.forward(blurred.clone()).detach());
         let prior = |i: usize| priors.get(i).cloned();
-        let fuse = |fusion: &Option<PriorFusion>, d: Tensor<4>, i: usize| match (fusion, prior(i)) {
-            (Some(f), Some(p)) => f.forward(d, p),
-            _ => d,
-        };
+        let mut masks: Vec<Option<Tensor<2>>> = vec![None, None, None];
+        let mut fuse =
+            |fusion: &Option<PriorFusion>, d: Tensor<4>, i: usize| match (fusion, prior(i)) {
+                (Some(f), Some(p)) => {
+                    let (out, mask) = f.forward(d, p, degradation.clone());
+                    masks[i] = mask;
+                    out
+                }
+                _ => d,
+            };
 
         // Decoder ℳ_D (§3.3): SFT(P̂3) → group → up → SFT(P̂2) → group → up → SFT(P̂1) → group.
         let d = fuse(&self.fuse3, e4, 2);
@@ -298,7 +442,23 @@ impl Generator {
         GeneratorOutput {
             image: tanh(residual + atanh_x),
             priors,
+            degradation,
+            dafi_masks: masks.into_iter().flatten().collect(),
         }
+    }
+
+    /// The degradation representation encoder (DAFI models only).
+    pub fn dre(&self) -> Option<&DegradationEncoder> {
+        self.dre.as_ref()
+    }
+
+    /// This generator with `dre` (a pre-trained encoder) in place of its own; no-op for a
+    /// generator without DAFI.
+    pub fn with_dre(mut self, dre: DegradationEncoder) -> Self {
+        if self.dre.is_some() {
+            self.dre = Some(dre);
+        }
+        self
     }
 }
 
@@ -327,6 +487,39 @@ mod tests {
             } else {
                 assert!(out.priors.is_empty());
             }
+        }
+    }
+
+    #[test]
+    fn mmrb_and_dafi_variants_run_and_report_their_masks() {
+        let device = Device::flex();
+        let x = Tensor::<4>::random(
+            [2, 3, 16, 16],
+            burn::tensor::Distribution::Uniform(-0.9, 0.9),
+            &device,
+        );
+        for (block, fusion) in [
+            (EncoderBlock::Mmrb, FusionKind::Sft),
+            (EncoderBlock::Residual, FusionKind::Dafi),
+            (EncoderBlock::Mmrb, FusionKind::SftDafi),
+        ] {
+            let config = tiny().with_encoder_block(block).with_fusion(fusion);
+            let out = config.init(&device).forward(x.clone());
+            assert_eq!(out.image.dims(), [2, 3, 16, 16]);
+            // A fresh generator is still the identity (zero output conv).
+            let diff: f32 = (out.image - x.clone()).abs().max().into_scalar();
+            assert!(diff < 1e-4, "{block:?}/{fusion:?}: {diff}");
+            let masks: Vec<_> = out.dafi_masks.iter().map(|m| m.dims()).collect();
+            if fusion.uses_dre() {
+                assert_eq!(masks, vec![[2, 4], [2, 8], [2, 8]]);
+                assert_eq!(
+                    out.degradation.map(|v| v.dims()),
+                    Some([2, crate::model::dre::DRE_DIM])
+                );
+            } else {
+                assert!(masks.is_empty() && out.degradation.is_none());
+            }
+            assert!(config.macs(16, 16) > tiny().macs(16, 16));
         }
     }
 

@@ -3,10 +3,14 @@
 
 pub mod blocks;
 pub mod discriminator;
+pub mod dre;
 pub mod generator;
+pub mod mmrb;
 pub mod teacher;
 pub mod tensors;
 
 pub use discriminator::{Discriminator, DiscriminatorConfig};
-pub use generator::{Generator, GeneratorConfig, GeneratorOutput};
+pub use dre::{Dafi, DegradationEncoder};
+pub use generator::{FusionKind, Generator, GeneratorConfig, GeneratorOutput};
+pub use mmrb::{EncoderBlock, Mmrb};
 pub use teacher::{Teacher, TeacherKind};

@@ -82,6 +82,10 @@ pub struct TrainConfig {
     pub data_dir: PathBuf,
     /// Folder with the teachers' weight files.
     pub teacher_weights_dir: PathBuf,
+    /// Pre-trained degradation encoder (`face-deblur train-dre`), required when the
+    /// generator's `fusion` uses DAFI; relative paths are relative to the working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dre_weights: Option<PathBuf>,
 }
 
 impl TrainConfig {
@@ -108,6 +112,7 @@ impl TrainConfig {
             seed: 1,
             data_dir: PathBuf::from("../shared/data"),
             teacher_weights_dir: PathBuf::from("../shared/weights"),
+            dre_weights: None,
         }
     }
 
@@ -115,8 +120,28 @@ impl TrainConfig {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read training config {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("training config {} is not valid", path.display()))
+        let config: Self = serde_json::from_str(&text)
+            .with_context(|| format!("training config {} is not valid", path.display()))?;
+        config
+            .check()
+            .with_context(|| format!("training config {}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Consistency checks that serde cannot express.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let fusion = self.generator.fusion;
+        if fusion.uses_dre() {
+            anyhow::ensure!(
+                self.variant.prior_stream() && self.variant.feature_transforms(),
+                "fusion {fusion:?} needs a variant with the prior stream and feature transforms (b4 or b6)"
+            );
+            anyhow::ensure!(
+                self.dre_weights.is_some(),
+                "fusion {fusion:?} needs `dre_weights` (train one with `face-deblur train-dre`)"
+            );
+        }
+        Ok(())
     }
 
     /// The generator config with the variant's switches and the teacher's channels applied.

@@ -382,7 +382,37 @@ impl FaceDataset {
             Jitter::IDENTITY
         };
         let params = sample_degradation(rng, &self.opts.degradation);
-        let (mut blurred, mut sharp) = self.render_pair(index, &jitter, &params, rng)?;
+        self.finish_sample(index, &jitter, &params, rng, augment)
+    }
+
+    /// Like [`FaceDataset::sample`], but degraded with the given `params` (the noise itself is
+    /// still drawn from `rng`): two faces degraded with the same params form a positive pair
+    /// for the degradation encoder's contrastive training.
+    pub fn sample_with_degradation<R: Rng + ?Sized>(
+        &self,
+        index: usize,
+        params: &DegradationParams,
+        rng: &mut R,
+        augment: bool,
+    ) -> anyhow::Result<Sample> {
+        let jitter = if augment {
+            self.opts.augment.sample(rng)
+        } else {
+            Jitter::IDENTITY
+        };
+        self.finish_sample(index, &jitter, params, rng, augment)
+    }
+
+    /// Renders, degrades and (with `augment` and a crop size) crops image `index`.
+    fn finish_sample<R: Rng + ?Sized>(
+        &self,
+        index: usize,
+        jitter: &Jitter,
+        params: &DegradationParams,
+        rng: &mut R,
+        augment: bool,
+    ) -> anyhow::Result<Sample> {
+        let (mut blurred, mut sharp) = self.render_pair(index, jitter, params, rng)?;
         let mut size = self.opts.size;
         if let Some(crop) = self.opts.crop.filter(|&c| augment && c < size) {
             let top = rng.random_range(0..=size - crop);

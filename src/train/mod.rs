@@ -4,6 +4,7 @@ pub mod blur;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod dre;
 pub mod eval;
 pub mod font;
 pub mod loss;

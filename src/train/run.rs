@@ -55,7 +55,17 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
     } else {
         None
     };
+    config.check()?;
     let mut trainer = Trainer::new(config.clone(), teacher, device);
+    if let Some(path) = config
+        .dre_weights
+        .as_ref()
+        .filter(|_| config.generator.fusion.uses_dre())
+    {
+        let dre = weights::load_dre(path, trainer.device())
+            .context("loading the pre-trained degradation encoder")?;
+        trainer.generator = trainer.generator.clone().with_dre(dre);
+    }
     if has_checkpoint {
         let loaded = checkpoint::load(
             out,

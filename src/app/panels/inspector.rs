@@ -11,6 +11,7 @@ use super::paint::badge;
 use crate::app::command::Command;
 use crate::app::state::{FaceStatus, ModelStatus};
 use crate::app::textures::LevelThumbs;
+use crate::inference::DegradationEstimate;
 
 /// Side of a channel thumbnail, points.
 const THUMB: f32 = 52.0;
@@ -64,6 +65,10 @@ pub fn inspector_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>)
             };
             ui.label(format!("network: {:.2} s on {device}", result.seconds));
             identity_ui(ui, &result.identity);
+            if let Some(d) = &result.restored.degradation {
+                ui.separator();
+                degradation_ui(ui, d);
+            }
             ui.separator();
             overlay_ui(ui, view, cmds);
             ui.separator();
@@ -135,6 +140,41 @@ fn face_compare_ui(
         cmds.push(Command::SetFaceSplit(
             (p.x - rect.left()) / rect.width().max(1.0),
         ));
+    }
+}
+
+/// The DRE's blur estimate and, per decoder scale, how much of each channel DAFI took from the
+/// prior side (mean and a bar per channel).
+fn degradation_ui(ui: &mut egui::Ui, d: &DegradationEstimate) {
+    ui.label(RichText::new("Degradation (DRE) and DAFI mix").strong());
+    ui.label(format!("estimated blur ≈ {:.0} px", d.blur_px))
+        .on_hover_text("kernel size read out linearly from the degradation representation");
+    for (scale, share) in ["H", "H/2", "H/4"].iter().zip(&d.prior_share) {
+        let mean = share.iter().sum::<f32>() / share.len().max(1) as f32;
+        ui.horizontal(|ui| {
+            ui.label(
+                RichText::new(format!("{scale:>3} prior {:>3.0} %", mean * 100.0)).monospace(),
+            )
+            .on_hover_text("mean DAFI weight of the prior-modulated features over the channels");
+            let (rect, _) = ui.allocate_exact_size(
+                Vec2::new(ui.available_width().min(240.0), 14.0),
+                Sense::hover(),
+            );
+            let painter = ui.painter_at(rect);
+            let w = rect.width() / share.len().max(1) as f32;
+            for (c, &m) in share.iter().enumerate() {
+                let x = rect.left() + c as f32 * w;
+                let h = rect.height() * m.clamp(0.0, 1.0);
+                painter.rect_filled(
+                    Rect::from_min_max(
+                        Pos2::new(x, rect.bottom() - h),
+                        Pos2::new(x + w, rect.bottom()),
+                    ),
+                    0.0,
+                    Color32::from_rgb(90, 160, 230),
+                );
+            }
+        });
     }
 }
 
