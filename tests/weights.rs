@@ -105,3 +105,51 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn mmrb_and_dafi_generators_round_trip_with_their_degradation_encoder() {
+    use burn::module::Module;
+    use face_deblur::model::{EncoderBlock, FusionKind};
+    let device = Device::flex();
+    let dir = tempdir();
+    let config = tiny()
+        .with_encoder_block(EncoderBlock::Mmrb)
+        .with_fusion(FusionKind::SftDafi);
+    let generator = config.init(&device).map(&mut Noise);
+    let path = dir.join("dafi.safetensors");
+    weights::save(&path, &generator, None, &info(config.clone())).unwrap();
+    let loaded = weights::load(&path, &device).unwrap();
+    assert_eq!(loaded.info.generator, config);
+    let x = Tensor::<4>::random([2, 3, 16, 16], burn::tensor::Distribution::Default, &device);
+    let (a, b) = (
+        generator.forward(x.clone()),
+        loaded.modules.generator.forward(x),
+    );
+    let flat = |t: Tensor<2>| -> Vec<f32> { t.into_data().try_to_vec().unwrap() };
+    assert_eq!(flat(a.degradation.unwrap()), flat(b.degradation.unwrap()));
+    assert_eq!(
+        a.image.into_data().try_to_vec::<f32>().unwrap(),
+        b.image.into_data().try_to_vec::<f32>().unwrap()
+    );
+
+    // A stand-alone encoder file round-trips with its blur read-out; a generator file is
+    // refused as an encoder.
+    let dre = face_deblur::model::DegradationEncoder::new(&device)
+        .map(&mut Noise)
+        .with_blur_readout(&[0.01; face_deblur::model::dre::DRE_DIM], 9.0);
+    let dre_path = dir.join("dre.safetensors");
+    weights::save_dre(&dre_path, &dre, "test").unwrap();
+    let back = weights::load_dre(&dre_path, &device).unwrap();
+    let v = Tensor::<4>::random([1, 3, 32, 32], burn::tensor::Distribution::Default, &device);
+    let size = |d: &face_deblur::model::DegradationEncoder| -> Vec<f32> {
+        d.blur_size(d.forward(v.clone()))
+            .into_data()
+            .try_to_vec()
+            .unwrap()
+    };
+    assert_eq!(size(&dre), size(&back));
+    assert!(matches!(
+        weights::load_dre(&path, &device),
+        Err(WeightsError::WrongKind { .. })
+    ));
+}

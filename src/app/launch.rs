@@ -18,6 +18,10 @@ use crate::inference::BackendChoice;
 /// How long the screenshot mode waits for restoration before it takes the picture anyway.
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Frames drawn after the faces are restored before the screenshot (the last 20 are timed
+/// as the idle frame rate).
+const SETTLE_FRAMES: u32 = 25;
+
 /// Options of `face-deblur gui`.
 #[derive(Debug, Clone)]
 pub struct AppOptions {
@@ -147,6 +151,8 @@ struct ScreenshotApp {
     shot: Option<Receiver<Arc<egui::ColorImage>>>,
     /// Frame timing while the faces restore: (start, frames, longest gap, last frame).
     restoring: Option<(Instant, u64, Duration, Instant)>,
+    /// Frame timing once everything is restored: (start, frames).
+    settling: Option<(Instant, u64)>,
 }
 
 impl ScreenshotApp {
@@ -160,6 +166,7 @@ impl ScreenshotApp {
             start: Instant::now(),
             shot: None,
             restoring: None,
+            settling: None,
         }
     }
 
@@ -206,7 +213,14 @@ impl ScreenshotApp {
                 ctx.request_repaint();
                 Phase::Restoring
             }
-            Phase::Settling(n) if n >= 5 => {
+            Phase::Settling(n) if n >= SETTLE_FRAMES => {
+                if let Some((start, frames)) = self.settling.take() {
+                    let secs = start.elapsed().as_secs_f64();
+                    println!(
+                        "ui idle: {frames} frames in {secs:.2} s = {:.1} fps",
+                        frames as f64 / secs.max(1e-9)
+                    );
+                }
                 let (tx, rx) = channel();
                 ctx.request_screenshot(move |img| {
                     let _ = tx.send(img);
@@ -214,7 +228,16 @@ impl ScreenshotApp {
                 self.shot = Some(rx);
                 Phase::Capturing
             }
-            Phase::Settling(n) => Phase::Settling(n + 1),
+            Phase::Settling(n) => {
+                // The first frames after restoring upload textures; time the rest.
+                if n == 4 {
+                    self.settling = Some((Instant::now(), 0));
+                } else if let Some((_, frames)) = &mut self.settling {
+                    *frames += 1;
+                }
+                ctx.request_repaint();
+                Phase::Settling(n + 1)
+            }
             Phase::Capturing => match self.shot.as_ref().and_then(|rx| rx.try_recv().ok()) {
                 Some(img) => {
                     let errors: Vec<&str> = self

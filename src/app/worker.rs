@@ -232,11 +232,35 @@ impl Outbox {
     }
 }
 
+/// Threads the CPU model may use: all cores but one, so the window keeps a core to draw on
+/// (a software-rendered window needs it), unless `FACE_DEBLUR_MODEL_THREADS` says otherwise.
+pub fn model_threads() -> usize {
+    if let Some(n) = std::env::var("FACE_DEBLUR_MODEL_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+    {
+        return n;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).max(1)
+}
+
 fn run(source: ModelSource, jobs: Receiver<Job>, out: Outbox) {
     let models = Models::load(&source, &out);
+    // The flex CPU backend parallelises with rayon: running the jobs inside a smaller pool
+    // leaves the UI thread a core of its own.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(model_threads())
+        .thread_name(|i| format!("face-deblur-model-{i}"))
+        .build()
+        .ok();
     for job in jobs {
         // A bug in one job must not take the worker (and the model) down with it.
-        let ran = catch_unwind(AssertUnwindSafe(|| run_job(&models, job, &out)));
+        let ran = catch_unwind(AssertUnwindSafe(|| match &pool {
+            Some(pool) => pool.install(|| run_job(&models, job, &out)),
+            None => run_job(&models, job, &out),
+        }));
         if let Err(panic) = ran {
             let what = panic
                 .downcast_ref::<&str>()

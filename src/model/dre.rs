@@ -31,9 +31,10 @@ pub const DAFI_HIDDEN: usize = 64;
 
 /// The degradation representation encoder: the image minus its mean colour → conv3×3 (16) →
 /// [4×4 stride-2 conv, conv3×3] × 3 (32, 64, 64), LeakyReLU(0.2) after each → the mean and
-/// the standard deviation of each channel over the image, a 128-vector. The standard
+/// the log standard deviation of each channel over the image, a 128-vector. The standard
 /// deviation measures the energy of each learned filter's response, which is what blur
-/// removes; subtracting the mean colour keeps skin tone and lighting out. Receptive field ≈
+/// removes (its log turns energy ratios into differences); subtracting the mean colour keeps
+/// skin tone and lighting out. Receptive field ≈
 /// 50 px, so it sees the largest kernels we train with (27 px) whole.
 #[derive(Module, Debug)]
 pub struct DegradationEncoder {
@@ -71,8 +72,10 @@ impl DegradationEncoder {
         let [b, c, _, _] = x.dims();
         let mean = adaptive_avg_pool2d(x.clone(), [1, 1]);
         let var = adaptive_avg_pool2d((x - mean.clone()).square(), [1, 1]);
-        let std = var.add_scalar(1e-6).sqrt();
-        Tensor::cat(vec![mean.reshape([b, c]), std.reshape([b, c])], 1)
+        // ln σ: differences of log-energies are energy ratios between filters, which a
+        // linear layer can read regardless of how much texture the face has.
+        let log_std = var.add_scalar(1e-6).log().mul_scalar(0.5);
+        Tensor::cat(vec![mean.reshape([b, c]), log_std.reshape([b, c])], 1)
     }
 
     /// Blur kernel size in pixels estimated from representations `[B, DRE_DIM]` → `[B]`.
