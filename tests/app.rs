@@ -587,3 +587,51 @@ fn screenshot_mode_runs_the_model_on_the_windows_own_gpu_device() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn without_a_file_dialog_save_and_export_write_next_to_the_original() {
+    // This machine has no xdg-desktop-portal, so rfd cannot show a dialog: the app must say
+    // so and still let the user save and export. (Skipped where a portal answers.)
+    let dir = scratch("nodialog");
+    let original = dir.join("photo.jpg");
+    std::fs::copy(photo(), &original).unwrap();
+    let bytes = std::fs::read(&original).unwrap();
+    let mut h = harness(DeblurApp::new(
+        Settings::default(),
+        source(None),
+        Some(original.clone()),
+    ));
+    wait_for(&mut h, "the photo", opened);
+    h.state_mut().run_cmd(Command::OpenDialog);
+    let start = Instant::now();
+    while h.state().is_dialog_open() && start.elapsed() < Duration::from_secs(5) {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.run_steps(3);
+    let warned = h
+        .state()
+        .state()
+        .notices
+        .iter()
+        .any(|n| n.text.contains("No file dialog is available"));
+    if !warned {
+        println!("skipped: a file dialog backend answered on this machine");
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
+    h.state_mut().run_cmd(Command::RestoreSelected);
+    wait_for(&mut h, "restoring", |a| a.is_idle());
+    h.state_mut().run_cmd(Command::SaveAsDialog);
+    wait_for(&mut h, "saving", |a| a.is_idle());
+    assert!(image::open(dir.join("photo-restored.jpg")).is_ok());
+    // A second save does not overwrite the first, nor the original.
+    h.state_mut().run_cmd(Command::SaveAsDialog);
+    wait_for(&mut h, "saving again", |a| a.is_idle());
+    assert!(dir.join("photo-restored (2).jpg").is_file());
+    assert_eq!(std::fs::read(&original).unwrap(), bytes);
+    h.state_mut().run_cmd(Command::ExportDialog);
+    wait_for(&mut h, "export", |a| a.is_idle());
+    assert!(dir.join("photo-face1.png").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -2,7 +2,7 @@
 //! [`DeblurApp::run_cmd`] applies them, in one place.
 
 use eframe::egui;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use egui::{Pos2, Vec2};
 
@@ -75,6 +75,8 @@ pub enum Command {
     SetBackend(BackendChoice),
     /// Dismiss the notice at this index.
     Dismiss(usize),
+    /// Tell the user that no native file dialog could be shown.
+    NoDialog,
     /// Prior level shown as overlay (0..3).
     SetLevel(usize),
     /// Opacity of the attention overlay.
@@ -92,6 +94,10 @@ impl DeblurApp {
             Command::OpenDialog => self.dialogs.open(self.settings.last_folder.clone()),
             Command::Open(path) => self.open(path),
             Command::SaveAsDialog => match &self.state.doc {
+                Some(doc) if self.dialogs.unavailable() => {
+                    let path = crate::app::files::fallback_save_path(&doc.photo.path);
+                    self.save_as(path, false);
+                }
                 Some(doc) => {
                     let name = default_save_name(&doc.photo.path);
                     self.dialogs.save(self.settings.last_folder.clone(), name);
@@ -105,7 +111,18 @@ impl DeblurApp {
                 }
             }
             Command::CancelOverwrite => self.state.confirm_overwrite = None,
-            Command::ExportDialog => self.dialogs.export(self.settings.last_folder.clone()),
+            Command::ExportDialog => match &self.state.doc {
+                Some(doc) if self.dialogs.unavailable() => {
+                    let dir = doc
+                        .photo
+                        .path
+                        .parent()
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default();
+                    self.export(&dir);
+                }
+                _ => self.dialogs.export(self.settings.last_folder.clone()),
+            },
             Command::ExportTo(dir) => self.export(&dir),
             Command::Select(id) => {
                 self.state.selected = id;
@@ -180,6 +197,13 @@ impl DeblurApp {
                     self.restart_worker();
                 }
             }
+            Command::NoDialog => self.state.notify(
+                Level::Warning,
+                "No file dialog is available on this system (rfd needs xdg-desktop-portal): \
+                 open photos by dropping them on the window or naming them on the command \
+                 line; Save As now writes NAME-restored.EXT and Export the face crops next \
+                 to the original (never over an existing file)",
+            ),
             Command::Dismiss(i) => {
                 if i < self.state.notices.len() {
                     self.state.notices.remove(i);

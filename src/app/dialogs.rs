@@ -10,11 +10,15 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use super::command::Command;
 use crate::cli::IMAGE_EXTENSIONS;
 
+/// A dialog that "returns" faster than this was never shown.
+const NO_DIALOG_WITHIN: std::time::Duration = std::time::Duration::from_millis(150);
+
 /// Runs one file dialog at a time and collects the resulting commands.
 pub struct Dialogs {
     tx: Sender<Command>,
     rx: Receiver<Command>,
     open: Arc<AtomicBool>,
+    unavailable: Arc<AtomicBool>,
     ctx: Option<egui::Context>,
 }
 
@@ -25,6 +29,7 @@ impl Default for Dialogs {
             tx,
             rx,
             open: Arc::new(AtomicBool::new(false)),
+            unavailable: Arc::new(AtomicBool::new(false)),
             ctx: None,
         }
     }
@@ -39,6 +44,12 @@ impl Dialogs {
     /// Whether a dialog is showing.
     pub fn is_open(&self) -> bool {
         self.open.load(Ordering::SeqCst)
+    }
+
+    /// Whether a dialog has been found not to work on this system (then Save As and Export
+    /// write next to the original instead).
+    pub fn unavailable(&self) -> bool {
+        self.unavailable.load(Ordering::SeqCst)
     }
 
     /// Commands from dialogs closed since the last call.
@@ -91,11 +102,22 @@ impl Dialogs {
             return; // one dialog at a time
         }
         let (tx, open, ctx) = (self.tx.clone(), self.open.clone(), self.ctx.clone());
+        let unavailable = self.unavailable.clone();
         let spawned = std::thread::Builder::new()
             .name("face-deblur-dialog".into())
             .spawn(move || {
-                if let Some(cmd) = show() {
-                    let _ = tx.send(cmd);
+                let shown = std::time::Instant::now();
+                match show() {
+                    Some(cmd) => {
+                        let _ = tx.send(cmd);
+                    }
+                    // rfd's portal backend returns "cancelled" at once when there is no
+                    // xdg-desktop-portal; nobody cancels a real dialog that fast.
+                    None if shown.elapsed() < NO_DIALOG_WITHIN => {
+                        unavailable.store(true, Ordering::SeqCst);
+                        let _ = tx.send(Command::NoDialog);
+                    }
+                    None => {}
                 }
                 open.store(false, Ordering::SeqCst);
                 if let Some(ctx) = ctx {

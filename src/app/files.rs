@@ -56,6 +56,15 @@ impl DeblurApp {
     }
 }
 
+/// Where Save As writes when no file dialog works: `<stem>-restored.<ext>` next to the
+/// original, numbered if that name is taken.
+pub fn fallback_save_path(original: &Path) -> PathBuf {
+    let name = default_save_name(original);
+    let (stem, ext) = name.rsplit_once('.').unwrap_or((name.as_str(), "png"));
+    let dir = original.parent().unwrap_or(Path::new("."));
+    unique_path(dir, stem, ext)
+}
+
 /// `<stem>-restored.<ext>` for the save dialog (PNG for formats we do not write well).
 pub fn default_save_name(original: &Path) -> String {
     let stem = original

@@ -81,6 +81,11 @@ impl DeblurApp {
         self.state.model.is_some() && self.state.jobs_in_flight == 0
     }
 
+    /// Whether a native file dialog is showing.
+    pub fn is_dialog_open(&self) -> bool {
+        self.dialogs.is_open()
+    }
+
     /// Texture pixels per photo pixel of the photo view (below 1 when the photo is larger
     /// than the GPU's texture limit and is shown downscaled).
     pub fn texture_scale(&self) -> f32 {
