@@ -243,6 +243,7 @@ fn validate(trainer: &Trainer, set: &[Sample]) -> (ValidationPoint, Vec<Row>) {
     let device = trainer.device().clone().without_autodiff();
     let mut sums = [0.0f64; 4];
     let mut rows = Vec::new();
+    let generator = trainer.inference_generator();
     for chunk in set.chunks(8) {
         let size = chunk[0].size;
         let data: Vec<f32> = chunk
@@ -250,8 +251,9 @@ fn validate(trainer: &Trainer, set: &[Sample]) -> (ValidationPoint, Vec<Row>) {
             .flat_map(|s| s.blurred.iter().copied())
             .collect();
         let input = to_signed(&data, [chunk.len(), 3, size, size], &device);
-        let restored: Vec<f32> = trainer
-            .restore(input)
+        let restored: Vec<f32> = generator
+            .forward(input)
+            .image
             .add_scalar(1.0)
             .mul_scalar(0.5)
             .into_data()

@@ -126,10 +126,9 @@ impl Trainer {
         }
     }
 
-    /// Restore a batch with the current generator, without autodiff (for validation).
-    pub fn restore(&self, blurred_signed: Tensor<4>) -> Tensor<4> {
-        let g = self.generator.valid();
-        g.forward(blurred_signed.without_autodiff()).image
+    /// The current generator without autodiff (for validation: take it once, restore many).
+    pub fn inference_generator(&self) -> Generator {
+        self.generator.valid()
     }
 }
 
