@@ -23,12 +23,12 @@ pub const FORMAT: &str = "face-deblur/dfpgnet-v1";
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
     /// The file does not exist or cannot be read.
-    #[error("cannot read weights {path}: {source}")]
+    #[error("cannot read weights {path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (not a `source`, so error chains do not print it twice).
+        cause: std::io::Error,
     },
     /// Truncated or not a safetensors file.
     #[error("weights {path} are damaged (truncated or not safetensors): {reason}")]
@@ -166,9 +166,9 @@ pub fn read_info(path: &Path, bytes: &[u8]) -> Result<WeightsInfo, WeightsError>
 
 /// Load a weight file onto `device`.
 pub fn load(path: &Path, device: &Device) -> Result<LoadedWeights, WeightsError> {
-    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+    let bytes = std::fs::read(path).map_err(|cause| WeightsError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     })?;
     load_bytes(path, bytes, device)
 }
@@ -196,30 +196,7 @@ pub fn load_bytes(
             .map(|i| ChannelAttention::new(info.generator.prior_channels[i], 16, device))
             .collect(),
     };
-    let mut store = SafetensorsStore::from_bytes(Some(bytes)).allow_partial(false);
-    let result = modules
-        .load_from(&mut store)
-        .map_err(|e| WeightsError::Mismatch {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    if !result.is_success() || !result.missing.is_empty() || !result.unused.is_empty() {
-        let mut reason = Vec::new();
-        if !result.missing.is_empty() {
-            let names: Vec<_> = result.missing.iter().map(|(n, _)| n.as_str()).collect();
-            reason.push(format!("missing tensors {names:?}"));
-        }
-        if !result.unused.is_empty() {
-            reason.push(format!("unexpected tensors {:?}", result.unused));
-        }
-        for e in &result.errors {
-            reason.push(e.to_string());
-        }
-        return Err(WeightsError::Mismatch {
-            path: path.to_owned(),
-            reason: reason.join("; "),
-        });
-    }
+    load_into(&mut modules, bytes, path)?;
     Ok(LoadedWeights { modules, info })
 }
 
@@ -244,9 +221,9 @@ pub fn save_dre(path: &Path, dre: &DegradationEncoder, notes: &str) -> Result<()
 
 /// Load a degradation representation encoder saved by [`save_dre`] onto `device`.
 pub fn load_dre(path: &Path, device: &Device) -> Result<DegradationEncoder, WeightsError> {
-    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+    let bytes = std::fs::read(path).map_err(|cause| WeightsError::Io {
         path: path.to_owned(),
-        source,
+        cause,
     })?;
     let (_, meta) = SafeTensors::read_metadata(&bytes).map_err(|e| WeightsError::Damaged {
         path: path.to_owned(),
@@ -264,23 +241,42 @@ pub fn load_dre(path: &Path, device: &Device) -> Result<DegradationEncoder, Weig
         });
     }
     let mut dre = DegradationEncoder::new(device);
+    load_into(&mut dre, bytes, path)?;
+    Ok(dre)
+}
+
+/// Load every tensor of the safetensors `bytes` into `module`; any missing, unexpected or
+/// mis-shaped tensor is a [`WeightsError::Mismatch`] naming `path`.
+fn load_into<M: ModuleSnapshot>(
+    module: &mut M,
+    bytes: Vec<u8>,
+    path: &Path,
+) -> Result<(), WeightsError> {
     let mut store = SafetensorsStore::from_bytes(Some(bytes)).allow_partial(false);
-    let result = dre
+    let result = module
         .load_from(&mut store)
         .map_err(|e| WeightsError::Mismatch {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
     if !result.is_success() || !result.missing.is_empty() || !result.unused.is_empty() {
+        let mut reason = Vec::new();
+        if !result.missing.is_empty() {
+            let names: Vec<_> = result.missing.iter().map(|(n, _)| n.as_str()).collect();
+            reason.push(format!("missing tensors {names:?}"));
+        }
+        if !result.unused.is_empty() {
+            reason.push(format!("unexpected tensors {:?}", result.unused));
+        }
+        for e in &result.errors {
+            reason.push(e.to_string());
+        }
         return Err(WeightsError::Mismatch {
             path: path.to_owned(),
-            reason: format!(
-                "missing {:?}, unexpected {:?}",
-                result.missing, result.unused
-            ),
+            reason: reason.join("; "),
         });
     }
-    Ok(dre)
+    Ok(())
 }
 
 /// File name of the shipped weights (in `weights/`, embedded in the binary).

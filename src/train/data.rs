@@ -376,11 +376,7 @@ impl FaceDataset {
         rng: &mut R,
         augment: bool,
     ) -> anyhow::Result<Sample> {
-        let jitter = if augment {
-            self.opts.augment.sample(rng)
-        } else {
-            Jitter::IDENTITY
-        };
+        let jitter = self.jitter(rng, augment);
         let params = sample_degradation(rng, &self.opts.degradation);
         self.finish_sample(index, &jitter, &params, rng, augment)
     }
@@ -395,12 +391,17 @@ impl FaceDataset {
         rng: &mut R,
         augment: bool,
     ) -> anyhow::Result<Sample> {
-        let jitter = if augment {
+        let jitter = self.jitter(rng, augment);
+        self.finish_sample(index, &jitter, params, rng, augment)
+    }
+
+    /// A random augmentation (or none).
+    fn jitter<R: Rng + ?Sized>(&self, rng: &mut R, augment: bool) -> Jitter {
+        if augment {
             self.opts.augment.sample(rng)
         } else {
             Jitter::IDENTITY
-        };
-        self.finish_sample(index, &jitter, params, rng, augment)
+        }
     }
 
     /// Renders, degrades and (with `augment` and a crop size) crops image `index`.
