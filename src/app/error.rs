@@ -56,6 +56,12 @@ pub enum AppError {
     /// Nothing to do for the requested action.
     #[error("{0}")]
     Nothing(&'static str),
+    /// The GPU failed during a job; the model was reloaded on the CPU.
+    #[error(
+        "the GPU stopped working ({0}); the model now runs on the CPU and the interrupted \
+         work was started again there"
+    )]
+    GpuFailed(String),
     /// A bug: the worker caught a panic while doing a job.
     #[error("internal error (please report it): {0}")]
     Internal(String),

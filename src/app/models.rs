@@ -23,6 +23,11 @@ use crate::restore::WORKING_SIZE;
 /// Everything the worker owns.
 pub(crate) struct Models {
     device: Device,
+    /// Whether `device` is a GPU (a failure there falls back to the CPU).
+    pub(crate) on_gpu: bool,
+    /// Tests: every job panics, as on a failing GPU.
+    #[cfg(test)]
+    pub(crate) simulate_failure: bool,
     pub(crate) restorer: Result<Restorer, String>,
     pub(crate) detector: Result<FaceDetector, String>,
     teacher: Option<Teacher>,
@@ -69,7 +74,26 @@ impl Models {
             ),
             Some(dir) => load_teacher(kind, dir, &device),
         };
-        match &restorer {
+        let models = Self {
+            device,
+            on_gpu: compute.is_gpu,
+            #[cfg(test)]
+            simulate_failure: false,
+            restorer,
+            detector,
+            teacher,
+            identity_net,
+            identity_error,
+        };
+        if models.on_gpu {
+            // The first call on a GPU compiles and autotunes its kernels (seconds on a real
+            // GPU, a minute on a software one): pay it now, while the status bar still says
+            // "loading", instead of on the user's first face.
+            let start = Instant::now();
+            models.warm_up();
+            tracing::info!("GPU warm-up: {:.1} s", start.elapsed().as_secs_f32());
+        }
+        match &models.restorer {
             Ok(r) => out.send(WorkerMsg::Ready {
                 device: compute.description.clone(),
                 weights: format!(
@@ -82,7 +106,7 @@ impl Models {
                     r.info().teacher
                 ),
                 notice: compute.notice.clone(),
-                identity: identity_error.clone().map_or(Ok(()), Err),
+                identity: models.identity_error.clone().map_or(Ok(()), Err),
             }),
             Err(e) => out.send(WorkerMsg::Failed {
                 face: None,
@@ -90,13 +114,21 @@ impl Models {
                 ends_job: false,
             }),
         }
-        Self {
-            device,
-            restorer,
-            detector,
-            teacher,
-            identity_net,
-            identity_error,
+        models
+    }
+
+    /// Run every network once on a blank face of the working size.
+    fn warm_up(&self) {
+        let Ok(restorer) = &self.restorer else {
+            return;
+        };
+        let blank = RgbImage::from_pixel(WORKING_SIZE, WORKING_SIZE, image::Rgb([128; 3]));
+        let restored = restorer.restore(&blank);
+        if let Some(net) = self.identity_net() {
+            let _ = net.embed_signed(self.signed(&restored.image)).into_data();
+        }
+        if let Some(t) = &self.teacher {
+            let _ = prior_maps(t.priors(self.signed(&restored.image)));
         }
     }
 

@@ -38,6 +38,18 @@ pub struct ModelSource {
     pub shared_gpu_error: Option<String>,
 }
 
+impl ModelSource {
+    /// The same model on the CPU (after the GPU failed).
+    pub fn on_cpu(&self) -> Self {
+        Self {
+            backend: BackendChoice::Cpu,
+            shared_gpu: None,
+            shared_gpu_error: None,
+            ..self.clone()
+        }
+    }
+}
+
 /// One face to restore.
 #[derive(Debug, Clone)]
 pub struct FaceJob {
@@ -86,6 +98,29 @@ pub enum Job {
         /// (file, pixels) pairs.
         files: Vec<(PathBuf, RgbImage)>,
     },
+}
+
+impl Job {
+    /// A copy of an open or restore job, to run again after a GPU failure (cheap: the photo
+    /// is shared). Save and export jobs do not touch the GPU.
+    fn retry_copy(&self) -> Option<Job> {
+        match self {
+            Job::Open { path, epoch } => Some(Job::Open {
+                path: path.clone(),
+                epoch: *epoch,
+            }),
+            Job::Restore {
+                photo,
+                epoch,
+                faces,
+            } => Some(Job::Restore {
+                photo: photo.clone(),
+                epoch: *epoch,
+                faces: faces.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// What a finished job produced.
@@ -248,6 +283,14 @@ pub fn model_threads() -> usize {
 
 fn run(source: ModelSource, jobs: Receiver<Job>, out: Outbox) {
     let models = Models::load(&source, &out);
+    serve(models, &source, jobs, &out);
+}
+
+/// Do the jobs until the UI hangs up. A job that panics is reported; when it panicked on a
+/// GPU (device lost, driver reset, out of GPU memory, a kernel the adapter cannot run: the
+/// compute backend panics on all of these), the models are reloaded on the CPU and an open or
+/// restore job is run again there, so the user loses nothing.
+fn serve(mut models: Models, source: &ModelSource, jobs: Receiver<Job>, out: &Outbox) {
     // The flex CPU backend parallelises with rayon: running the jobs inside a smaller pool
     // leaves the UI thread a core of its own.
     let pool = rayon::ThreadPoolBuilder::new()
@@ -256,17 +299,28 @@ fn run(source: ModelSource, jobs: Receiver<Job>, out: Outbox) {
         .build()
         .ok();
     for job in jobs {
-        // A bug in one job must not take the worker (and the model) down with it.
-        let ran = catch_unwind(AssertUnwindSafe(|| match &pool {
-            Some(pool) => pool.install(|| run_job(&models, job, &out)),
-            None => run_job(&models, job, &out),
-        }));
-        if let Err(panic) = ran {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+        let retry = job.retry_copy();
+        let Err(what) = run_guarded(&models, pool.as_ref(), job, out) else {
+            continue;
+        };
+        if !models.on_gpu {
+            out.send(WorkerMsg::Failed {
+                face: None,
+                error: AppError::Internal(what),
+                ends_job: true,
+            });
+            continue;
+        }
+        tracing::warn!("the GPU failed ({what}); reloading the model on the CPU");
+        out.send(WorkerMsg::Failed {
+            face: None,
+            error: AppError::GpuFailed(what),
+            ends_job: retry.is_none(),
+        });
+        models = Models::load(&source.on_cpu(), out);
+        if let Some(job) = retry
+            && let Err(what) = run_guarded(&models, pool.as_ref(), job, out)
+        {
             out.send(WorkerMsg::Failed {
                 face: None,
                 error: AppError::Internal(what),
@@ -276,7 +330,32 @@ fn run(source: ModelSource, jobs: Receiver<Job>, out: Outbox) {
     }
 }
 
+/// Run one job; a panic in it (a bug, or a failing GPU) comes back as its message instead of
+/// taking the worker, and the model, down with it.
+fn run_guarded(
+    models: &Models,
+    pool: Option<&rayon::ThreadPool>,
+    job: Job,
+    out: &Outbox,
+) -> Result<(), String> {
+    catch_unwind(AssertUnwindSafe(|| match pool {
+        Some(pool) => pool.install(|| run_job(models, job, out)),
+        None => run_job(models, job, out),
+    }))
+    .map_err(|panic| {
+        panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into())
+    })
+}
+
 fn run_job(models: &Models, job: Job, out: &Outbox) {
+    #[cfg(test)]
+    if models.simulate_failure {
+        panic!("simulated device failure");
+    }
     match job {
         Job::Open { path, epoch } => open(models, &path, epoch, out),
         Job::Restore {
@@ -422,4 +501,94 @@ fn export(files: Vec<(PathBuf, RgbImage)>, out: &Outbox) {
         }
     }
     out.send(WorkerMsg::Finished(Outcome::Exported(written)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serve `jobs` with models that panic in every job (`on_gpu`: as if on a GPU).
+    fn serve_failing(on_gpu: bool, jobs: Vec<Job>) -> Vec<WorkerMsg> {
+        let source = ModelSource {
+            backend: BackendChoice::Cpu,
+            ..Default::default()
+        };
+        let (tx, rx) = channel();
+        let out = Outbox {
+            tx,
+            ctx: egui::Context::default(),
+            current: Arc::new(AtomicU64::new(0)),
+        };
+        let mut models = Models::load(&source, &out);
+        assert!(matches!(rx.try_recv(), Ok(WorkerMsg::Ready { .. })));
+        models.on_gpu = on_gpu;
+        models.simulate_failure = true;
+        let (job_tx, job_rx) = channel();
+        for job in jobs {
+            job_tx.send(job).unwrap();
+        }
+        drop(job_tx);
+        serve(models, &source, job_rx, &out);
+        rx.try_iter().collect()
+    }
+
+    fn open_missing() -> Job {
+        Job::Open {
+            path: PathBuf::from("/nonexistent/photo.jpg"),
+            epoch: 7,
+        }
+    }
+
+    #[test]
+    fn a_gpu_failure_reloads_the_model_on_the_cpu_and_runs_the_job_again() {
+        let m = serve_failing(true, vec![open_missing()]);
+        assert!(
+            matches!(&m[0], WorkerMsg::Failed { error: AppError::GpuFailed(w), ends_job: false, .. }
+                if w.contains("simulated")),
+            "{m:?}"
+        );
+        match &m[1] {
+            WorkerMsg::Ready { device, .. } => assert_eq!(device, "CPU (flex)"),
+            other => panic!("expected Ready on the CPU, got {other:?}"),
+        }
+        // The open job ran again on the CPU models (which do not fail): it reports the
+        // missing file and ends the job.
+        assert!(
+            matches!(
+                &m[2..],
+                [
+                    WorkerMsg::Progress { .. },
+                    WorkerMsg::Failed {
+                        error: AppError::Open(_),
+                        ends_job: true,
+                        ..
+                    }
+                ]
+            ),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn a_failure_on_the_cpu_is_reported_once_per_job_and_the_worker_goes_on() {
+        let m = serve_failing(false, vec![open_missing(), open_missing()]);
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(m.iter().all(|m| matches!(
+            m,
+            WorkerMsg::Failed {
+                error: AppError::Internal(_),
+                ends_job: true,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn only_jobs_that_use_the_models_are_run_again() {
+        assert!(matches!(
+            open_missing().retry_copy(),
+            Some(Job::Open { epoch: 7, .. })
+        ));
+        assert!(Job::Export { files: Vec::new() }.retry_copy().is_none());
+    }
 }
