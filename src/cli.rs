@@ -25,6 +25,8 @@ pub struct RestoreOptions {
     pub weights: Option<PathBuf>,
     /// Restoration strength in [0, 1].
     pub strength: f32,
+    /// Run the network in f16 (for GPUs; emulated and slower on the CPU).
+    pub half: bool,
 }
 
 /// Image file extensions the restore command picks up in folders.
@@ -98,7 +100,15 @@ pub fn run_restore(options: &RestoreOptions) -> Result<usize> {
     if let Some(notice) = &compute.notice {
         eprintln!("note: {notice}");
     }
-    let restorer = load_restorer(options.weights.as_deref(), &compute.device)?;
+    let mut restorer = load_restorer(options.weights.as_deref(), &compute.device)?;
+    if options.half {
+        if !compute.is_gpu {
+            eprintln!(
+                "note: --half on the CPU is emulated: same quality, about 2× slower than f32"
+            );
+        }
+        restorer = restorer.with_half_precision();
+    }
     let detector = if options.aligned {
         None
     } else {

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
+use burn::module::{Module, ModuleMapper, Param};
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 use image::RgbImage;
 
 use crate::model::Generator;
@@ -144,12 +146,27 @@ pub struct DegradationEstimate {
     pub prior_share: Vec<Vec<f32>>,
 }
 
+/// Casts every float parameter of a module to f16.
+struct ToHalf;
+
+impl ModuleMapper for ToHalf {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| t.cast(FloatDType::F16))
+    }
+}
+
+/// The generator with its weights in f16 (its activations follow the input's dtype).
+pub fn half_precision(generator: Generator) -> Generator {
+    generator.map(&mut ToHalf)
+}
+
 /// Owns the device and the generator.
 pub struct Restorer {
     generator: Generator,
     attention: Vec<ChannelAttention>,
     info: WeightsInfo,
     device: Device,
+    half: bool,
 }
 
 impl Restorer {
@@ -165,6 +182,7 @@ impl Restorer {
             attention: loaded.modules.attention,
             info: loaded.info,
             device: device.clone(),
+            half: false,
         }
     }
 
@@ -180,6 +198,32 @@ impl Restorer {
             attention,
             info,
             device: device.clone(),
+            half: false,
+        }
+    }
+
+    /// Run the generator in f16 (weights and activations). Meant for GPUs: the outputs differ
+    /// from f32 by less than one 8-bit level on the evaluation faces (`examples/f16_quality.rs`);
+    /// on the CPU f16 is emulated and slower than f32. The CA weights of the inspector stay f32.
+    pub fn with_half_precision(mut self) -> Self {
+        if !self.half {
+            self.generator = half_precision(self.generator);
+            self.half = true;
+        }
+        self
+    }
+
+    /// Whether the generator runs in f16.
+    pub fn is_half(&self) -> bool {
+        self.half
+    }
+
+    fn input(&self, data: TensorData) -> Tensor<4> {
+        let x = Tensor::<4>::from_data(data, &self.device);
+        if self.half {
+            x.cast(FloatDType::F16)
+        } else {
+            x
         }
     }
 
@@ -200,7 +244,12 @@ impl Restorer {
 
     /// Run the generator on a batch `[B, 3, H, W]` in [-1, 1] (H, W multiples of 4).
     pub fn forward_signed(&self, blurred_signed: Tensor<4>) -> Tensor<4> {
-        self.generator.forward(blurred_signed).image
+        let x = if self.half {
+            blurred_signed.cast(FloatDType::F16)
+        } else {
+            blurred_signed
+        };
+        self.generator.forward(x).image.cast(FloatDType::F32)
     }
 
     /// Restore one face crop of any size (padded by edge replication to a multiple of 4 and
@@ -229,13 +278,22 @@ impl Restorer {
             for &i in &indices {
                 data.extend(to_signed_chw_padded(&faces[i], pw, ph));
             }
-            let input = Tensor::<4>::from_data(
-                TensorData::new(data, [indices.len(), 3, ph, pw]),
-                &self.device,
-            );
-            let result = self.generator.forward(input);
+            let input = self.input(TensorData::new(data, [indices.len(), 3, ph, pw]));
+            let mut result = self.generator.forward(input);
+            // Everything read back (and the f32 CA modules' input) in f32.
+            result.image = result.image.cast(FloatDType::F32);
+            result.priors = result
+                .priors
+                .into_iter()
+                .map(|p| p.cast(FloatDType::F32))
+                .collect();
             let blur: Option<Vec<f32>> = match (&result.degradation, self.generator.dre()) {
-                (Some(v), Some(dre)) => dre.blur_size(v.clone()).into_data().try_to_vec().ok(),
+                (Some(v), Some(dre)) => dre
+                    .blur_size(v.clone())
+                    .cast(FloatDType::F32)
+                    .into_data()
+                    .try_to_vec()
+                    .ok(),
                 _ => None,
             };
             let masks: Vec<(usize, Vec<f32>)> = result
@@ -243,7 +301,8 @@ impl Restorer {
                 .iter()
                 .map(|m| {
                     let [_, c] = m.dims();
-                    (c, m.clone().into_data().try_to_vec().unwrap_or_default())
+                    let m = m.clone().cast(FloatDType::F32);
+                    (c, m.into_data().try_to_vec().unwrap_or_default())
                 })
                 .collect();
             let images: Vec<f32> = result

@@ -58,6 +58,10 @@ enum Command {
         /// Restoration strength, 0 (original) to 1 (full).
         #[arg(long, default_value_t = 1.0)]
         strength: f32,
+        /// Run the network in half precision (f16): for GPUs; on the CPU it is emulated
+        /// (same result within one 8-bit level, about 2× slower).
+        #[arg(long)]
+        half: bool,
     },
     /// Evaluate weights on blurred test faces (PSNR, SSIM, identity, LPIPS-like).
     Eval {
@@ -152,6 +156,7 @@ fn main() -> ExitCode {
             backend,
             weights,
             strength,
+            half,
         }) => {
             let options = face_deblur::cli::RestoreOptions {
                 inputs,
@@ -160,6 +165,7 @@ fn main() -> ExitCode {
                 backend: backend_choice(backend),
                 weights,
                 strength: strength.clamp(0.0, 1.0),
+                half,
             };
             match face_deblur::cli::run_restore(&options) {
                 Ok(0) => Ok(()),

@@ -105,3 +105,50 @@ fn wgpu_matches_the_cpu_backend() {
         .fold(0.0, f32::max);
     assert!(max < 1e-3, "wgpu and CPU outputs differ by {max}");
 }
+
+#[test]
+fn half_precision_restores_within_one_level_of_f32_with_the_shipped_weights() {
+    let device = Device::flex();
+    let full = face_deblur::cli::load_restorer(None, &device).unwrap();
+    let half = face_deblur::cli::load_restorer(None, &device)
+        .unwrap()
+        .with_half_precision();
+    assert!(half.is_half() && !full.is_half());
+    let face = image::open(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/faces/gfpgan_adele.jpg"
+    ))
+    .unwrap()
+    .resize_exact(128, 128, image::imageops::FilterType::Triangle)
+    .to_rgb8();
+    let (a, b) = (full.restore(&face), half.restore(&face));
+    let worst = a
+        .image
+        .pixels()
+        .zip(b.image.pixels())
+        .flat_map(|(p, q)| (0..3).map(move |c| p[c].abs_diff(q[c])))
+        .max()
+        .unwrap();
+    assert!(worst <= 2, "f16 differs from f32 by {worst} levels");
+    // The network changed the face, so the comparison is not of two copies of the input.
+    assert_ne!(a.image, face);
+    assert_eq!(a.priors.len(), b.priors.len());
+    for (p, q) in a.priors.iter().zip(&b.priors) {
+        let scale = p
+            .values
+            .iter()
+            .fold(0.0f32, |m, v| m.max(v.abs()))
+            .max(1e-6);
+        let err = p
+            .values
+            .iter()
+            .zip(&q.values)
+            .fold(0.0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(
+            err / scale < 0.02,
+            "P̂{} differs by {err} (scale {scale})",
+            p.level
+        );
+        assert_eq!(p.channel_weights.is_some(), q.channel_weights.is_some());
+    }
+}
