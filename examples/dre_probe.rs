@@ -108,6 +108,30 @@ fn represent(
     out
 }
 
+/// Participation ratio of the features' correlation matrix R, `d² / ‖R‖²_F`: how many
+/// independent directions the `d` features span (1 = all the same, d = uncorrelated).
+fn effective_dim(x: &[Vec<f32>]) -> f64 {
+    let d = x[0].len();
+    let cols: Vec<Vec<f64>> = (0..d)
+        .map(|j| {
+            let c: Vec<f64> = x.iter().map(|r| f64::from(r[j])).collect();
+            let m = c.iter().sum::<f64>() / c.len() as f64;
+            let sd = (c.iter().map(|v| (v - m).powi(2)).sum::<f64>())
+                .sqrt()
+                .max(1e-12);
+            c.iter().map(|v| (v - m) / sd).collect()
+        })
+        .collect();
+    let mut frob = 0.0;
+    for a in &cols {
+        for b in &cols {
+            let r: f64 = a.iter().zip(b).map(|(p, q)| p * q).sum();
+            frob += r * r;
+        }
+    }
+    (d * d) as f64 / frob.max(1e-12)
+}
+
 fn pearson(a: &[f64], b: &[f64]) -> f64 {
     let n = a.len() as f64;
     let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
@@ -147,9 +171,9 @@ fn main() -> Result<()> {
     }
     println!("Pearson r of ridge read-outs on {test} held-out faces (fitted on {fit}):\n");
     println!(
-        "| encoder | {} |\n|---|{}",
+        "| encoder | {} | effective dim. |\n|---|{}",
         TARGETS.join(" | "),
-        "---:|".repeat(TARGETS.len())
+        "---:|".repeat(TARGETS.len() + 1)
     );
     for (name, e) in &encoders {
         let (fx, tx) = (
@@ -174,7 +198,11 @@ fn main() -> Result<()> {
                 format!("{:.3}", pearson(&pred, &ty))
             })
             .collect();
-        println!("| {name} | {} |", cells.join(" | "));
+        println!(
+            "| {name} | {} | {:.1} |",
+            cells.join(" | "),
+            effective_dim(&fx)
+        );
     }
     Ok(())
 }
