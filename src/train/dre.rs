@@ -46,6 +46,9 @@ pub struct DreConfig {
     pub queue: usize,
     /// InfoNCE temperature.
     pub temperature: f64,
+    /// Weight of the decorrelation penalty on the representation (mean squared off-diagonal
+    /// correlation of its features over the batch; 0 = off), against dimensional collapse.
+    pub decorrelation: f64,
     /// Length of the projection the contrastive loss sees.
     pub projection_dim: usize,
     /// Faces (training split) used to fit the blur-size read-out.
@@ -68,6 +71,7 @@ impl Default for DreConfig {
             momentum: 0.999,
             queue: 256,
             temperature: 0.2,
+            decorrelation: 0.0,
             projection_dim: 32,
             readout_faces: 1024,
             test_faces: 512,
@@ -184,6 +188,21 @@ pub fn info_nce(
     (diagonal.sum().div_scalar(b as f64).neg(), accuracy)
 }
 
+/// Mean squared off-diagonal correlation of the features of `v` `[B, D]` over the batch: 0 when
+/// the features are uncorrelated, near 1 when they all say the same thing (dimensional
+/// collapse, which InfoNCE on a projection head does not prevent by itself).
+pub fn decorrelation_penalty(v: Tensor<2>) -> Tensor<1> {
+    let [b, d] = v.dims();
+    let device = v.device();
+    let centred = v.clone() - v.mean_dim(0);
+    let std = centred.clone().square().mean_dim(0).add_scalar(1e-6).sqrt();
+    let z = centred / std; // [B, D]
+    let corr = z.clone().transpose().matmul(z).div_scalar(b as f64); // [D, D]
+    let off = corr.square() * (Tensor::<2>::ones([d, d], &device) - Tensor::<2>::eye(d, &device));
+    off.sum()
+        .div_scalar((d * d.saturating_sub(1)).max(1) as f64)
+}
+
 /// The value of a one-element tensor.
 fn value(t: Tensor<1>) -> f64 {
     let v: f32 = t.into_scalar();
@@ -248,6 +267,7 @@ pub struct Moco {
     lr: f64,
     momentum: f64,
     temperature: f64,
+    decorrelation: f64,
 }
 
 impl Moco {
@@ -274,6 +294,7 @@ impl Moco {
             lr: config.lr,
             momentum: config.momentum,
             temperature: config.temperature,
+            decorrelation: config.decorrelation,
         }
     }
 
@@ -284,13 +305,17 @@ impl Moco {
         let ad = self.device.clone().autodiff();
         let [n, ..] = xq.dims();
         let k = self.key.project(xk); // [B, d], no graph
-        let q = self.query.project(xq.to_device(&ad));
-        let (loss, accuracy) = info_nce(
+        let v = self.query.encoder.forward(xq.to_device(&ad));
+        let q = self.query.head.forward(v.clone());
+        let (mut loss, accuracy) = info_nce(
             q,
             k.clone().to_device(&ad),
             self.queue.clone().to_device(&ad),
             self.temperature,
         );
+        if self.decorrelation > 0.0 {
+            loss = loss + decorrelation_penalty(v).mul_scalar(self.decorrelation);
+        }
         let value = value(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.query);
         self.query = self.optim.step(self.lr, self.query.clone(), grads);
@@ -638,6 +663,26 @@ pub const DRE_FILE: &str = "dre.safetensors";
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn decorrelation_penalty_is_high_for_copies_and_low_for_independent_features() {
+        let device = Device::flex();
+        let base = Tensor::<2>::random(
+            [64, 1],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let copies = base.clone().repeat_dim(1, 8) + base.mul_scalar(0.0);
+        let independent = Tensor::<2>::random(
+            [64, 8],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let high = value(decorrelation_penalty(copies));
+        let low = value(decorrelation_penalty(independent));
+        assert!(high > 0.99, "copies: {high}");
+        assert!(low < 0.05, "independent: {low}");
+    }
+
     use super::*;
 
     #[test]
