@@ -9,7 +9,7 @@ bin=$1; shift
 names=${*:-dre b6 dafi mmrb mmrb_dafi b1 b3 b4 b6_vgg16}
 for name in $names; do
   if [ "$name" = dre ]; then
-    [ -f runs/dre/dre.safetensors ] || "$bin" train-dre --config train/dre.json --out runs/dre --backend cpu
+    [ -f train/checkpoints/dre/dre.safetensors ] || "$bin" train-dre --config train/dre.json --out train/checkpoints/dre --backend cpu
     continue
   fi
   config=train/ablation/$name.json
