@@ -19,7 +19,7 @@ use face_deblur::train::blur::{RecordedKernels, sample_degradation};
 use face_deblur::train::data::{
     DatasetOptions, FaceDataset, FaceSource, Split, recorded_kernels_path,
 };
-use face_deblur::train::dre::fit_ridge;
+use face_deblur::train::dre::{fit_ridge, predict};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -185,16 +185,7 @@ fn main() -> Result<()> {
                 let fy: Vec<f64> = pf.targets.iter().map(|t| t[k]).collect();
                 let ty: Vec<f64> = pt.targets.iter().map(|t| t[k]).collect();
                 let (w, b) = fit_ridge(&fx, &fy, 0.01 * fx.len() as f64);
-                let pred: Vec<f64> = tx
-                    .iter()
-                    .map(|x| {
-                        b + x
-                            .iter()
-                            .zip(&w)
-                            .map(|(v, w)| f64::from(*v) * w)
-                            .sum::<f64>()
-                    })
-                    .collect();
+                let pred: Vec<f64> = tx.iter().map(|x| predict(&w, b, x)).collect();
                 format!("{:.3}", pearson(&pred, &ty))
             })
             .collect();

@@ -218,8 +218,8 @@ impl Restorer {
         self.half
     }
 
-    fn input(&self, data: TensorData) -> Tensor<4> {
-        let x = Tensor::<4>::from_data(data, &self.device);
+    /// `x` in the dtype the generator computes in.
+    fn compute_dtype(&self, x: Tensor<4>) -> Tensor<4> {
         if self.half {
             x.cast(FloatDType::F16)
         } else {
@@ -244,11 +244,7 @@ impl Restorer {
 
     /// Run the generator on a batch `[B, 3, H, W]` in [-1, 1] (H, W multiples of 4).
     pub fn forward_signed(&self, blurred_signed: Tensor<4>) -> Tensor<4> {
-        let x = if self.half {
-            blurred_signed.cast(FloatDType::F16)
-        } else {
-            blurred_signed
-        };
+        let x = self.compute_dtype(blurred_signed);
         self.generator.forward(x).image.cast(FloatDType::F32)
     }
 
@@ -278,7 +274,10 @@ impl Restorer {
             for &i in &indices {
                 data.extend(to_signed_chw_padded(&faces[i], pw, ph));
             }
-            let input = self.input(TensorData::new(data, [indices.len(), 3, ph, pw]));
+            let input = self.compute_dtype(Tensor::<4>::from_data(
+                TensorData::new(data, [indices.len(), 3, ph, pw]),
+                &self.device,
+            ));
             let mut result = self.generator.forward(input);
             // Everything read back (and the f32 CA modules' input) in f32.
             result.image = result.image.cast(FloatDType::F32);

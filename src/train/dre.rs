@@ -462,7 +462,8 @@ pub fn fit_ridge(x: &[Vec<f32>], y: &[f64], lambda: f64) -> (Vec<f64>, f64) {
     (w, b)
 }
 
-fn predict(w: &[f64], b: f64, x: &[f32]) -> f64 {
+/// The ridge read-out `b + x·w` of one representation.
+pub fn predict(w: &[f64], b: f64, x: &[f32]) -> f64 {
     b + w.iter().zip(x).map(|(w, &x)| w * f64::from(x)).sum::<f64>()
 }
 
