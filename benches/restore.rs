@@ -6,6 +6,8 @@
 //!   in, RGB8 + priors out) with the shipped compact weights and with the paper-size generator
 //!   (random weights: timing only). Throughput is reported in FLOP/s (criterion's `elem/s`),
 //!   from [`GeneratorConfig::macs`] (FLOPs = 2 × MACs; convolutions only).
+//!   `…/image_only` times [`Restorer::restore_images`] (the CLI's path: no prior maps or CA
+//!   weights read back) on the same restorer; it runs only after its sibling.
 //! - `batch4/compact/{cpu,wgpu}/{one_batch,4_single}`: four faces in one
 //!   [`Restorer::restore_batch`] call against four [`Restorer::restore`] calls.
 //! - `photo_24mp/cpu/end_to_end`: decode → detect → restore → paste → encode of a ~24 MP JPEG
@@ -182,6 +184,12 @@ fn bench_single(c: &mut Criterion, backends: &[Backend], face: &RgbImage) {
                 });
                 b.iter(|| black_box(r.restore(black_box(face))));
             });
+            // The CLI's path: the image only, no prior maps or CA weights read back.
+            if let Some(r) = restorer.as_ref() {
+                group.bench_function(format!("{id}/image_only"), |b| {
+                    b.iter(|| black_box(r.restore_images(std::slice::from_ref(black_box(face)))));
+                });
+            }
         }
     }
     group.finish();
@@ -271,12 +279,12 @@ impl PhotoSetup {
         let detect = t.elapsed();
         let images: Vec<RgbImage> = crops.iter().map(|(_, c)| c.image.clone()).collect();
         let t = Instant::now();
-        let restored = self.restorer.restore_batch(&images);
+        let restored = self.restorer.restore_images(&images);
         let restore = t.elapsed();
         let t = Instant::now();
         let mut out = photo.rgb_u8.clone();
         for ((_, crop), face) in crops.iter().zip(&restored) {
-            paste_back(&mut out, crop, &face.image, 1.0).expect("paste");
+            paste_back(&mut out, crop, face, 1.0).expect("paste");
         }
         let paste = t.elapsed();
         let t = Instant::now();

@@ -43,7 +43,7 @@ pub fn hardware_gpu() -> Option<(burn::tensor::DeviceKind, String)> {
     use eframe::wgpu;
     let instance =
         wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapters = pollster_block(instance.enumerate_adapters(wgpu::Backends::all()));
+    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
     let mut counts = [0usize; 3];
     for adapter in adapters {
         let info = adapter.get_info();
@@ -65,24 +65,6 @@ pub fn hardware_gpu() -> Option<(burn::tensor::DeviceKind, String)> {
         }
     }
     None
-}
-
-fn pollster_block<F: std::future::Future>(f: F) -> F::Output {
-    // enumerate_adapters is async on some wgpu versions; a trivial executor is enough.
-    use std::task::{Context, Poll, Wake, Waker};
-    struct Noop;
-    impl Wake for Noop {
-        fn wake(self: std::sync::Arc<Self>) {}
-    }
-    let waker = Waker::from(std::sync::Arc::new(Noop));
-    let mut cx = Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-        std::thread::yield_now();
-    }
 }
 
 /// Pick the device for `choice`.
@@ -256,8 +238,22 @@ impl Restorer {
             .expect("one face in, one face out")
     }
 
-    /// Restore several face crops; crops of the same size run as one batch.
+    /// Restore several face crops; crops of the same size run as one batch. Also reads back
+    /// the prior maps, their CA weights and the DRE/DAFI estimate (for the inspector).
     pub fn restore_batch(&self, faces: &[RgbImage]) -> Vec<RestoredFace> {
+        self.run_batches(faces, true)
+    }
+
+    /// Restore several face crops and return only the images: skips reading back the prior
+    /// maps and running the CA modules on them (the CLI, the evaluation and the benchmarks).
+    pub fn restore_images(&self, faces: &[RgbImage]) -> Vec<RgbImage> {
+        self.run_batches(faces, false)
+            .into_iter()
+            .map(|f| f.image)
+            .collect()
+    }
+
+    fn run_batches(&self, faces: &[RgbImage], with_maps: bool) -> Vec<RestoredFace> {
         let mut out: Vec<Option<RestoredFace>> = vec![None; faces.len()];
         let mut groups: Vec<((u32, u32), Vec<usize>)> = Vec::new();
         for (i, f) in faces.iter().enumerate() {
@@ -278,89 +274,26 @@ impl Restorer {
                 TensorData::new(data, [indices.len(), 3, ph, pw]),
                 &self.device,
             ));
-            let mut result = self.generator.forward(input);
-            // Everything read back (and the f32 CA modules' input) in f32.
-            result.image = result.image.cast(FloatDType::F32);
-            result.priors = result
-                .priors
-                .into_iter()
-                .map(|p| p.cast(FloatDType::F32))
-                .collect();
-            let blur: Option<Vec<f32>> = match (&result.degradation, self.generator.dre()) {
-                (Some(v), Some(dre)) => dre
-                    .blur_size(v.clone())
-                    .cast(FloatDType::F32)
-                    .into_data()
-                    .try_to_vec()
-                    .ok(),
-                _ => None,
-            };
-            let masks: Vec<(usize, Vec<f32>)> = result
-                .dafi_masks
-                .iter()
-                .map(|m| {
-                    let [_, c] = m.dims();
-                    let m = m.clone().cast(FloatDType::F32);
-                    (c, m.into_data().try_to_vec().unwrap_or_default())
-                })
-                .collect();
+            let result = self.generator.forward(input);
             let images: Vec<f32> = result
                 .image
+                .clone()
+                .cast(FloatDType::F32)
                 .into_data()
                 .try_to_vec()
                 .expect("generator output is f32");
-            let weights: Vec<Option<Vec<f32>>> = match self.attention.len() {
-                3 => result
-                    .priors
-                    .iter()
-                    .zip(&self.attention)
-                    .map(|(p, ca)| ca.weights(p.clone()).into_data().try_to_vec::<f32>().ok())
-                    .collect(),
-                _ => vec![None; result.priors.len()],
-            };
-            let priors: Vec<(usize, usize, usize, Vec<f32>)> = result
-                .priors
-                .into_iter()
-                .map(|p| {
-                    let [_, c, hh, ww] = p.dims();
-                    (
-                        c,
-                        hh,
-                        ww,
-                        p.into_data().try_to_vec::<f32>().unwrap_or_default(),
-                    )
-                })
-                .collect();
+            let details = with_maps.then(|| self.read_details(result));
             for (k, &i) in indices.iter().enumerate() {
                 let plane = 3 * pw * ph;
                 let image =
                     from_signed_chw_cropped(&images[k * plane..(k + 1) * plane], pw, ph, w, h);
-                let maps = priors
-                    .iter()
-                    .enumerate()
-                    .map(|(level, (c, hh, ww, v))| {
-                        let n = c * hh * ww;
-                        PriorMaps {
-                            level: level + 1,
-                            channels: *c,
-                            size: [*hh, *ww],
-                            values: v[k * n..(k + 1) * n].to_vec(),
-                            channel_weights: weights[level]
-                                .as_ref()
-                                .map(|w| w[k * c..(k + 1) * c].to_vec()),
-                        }
-                    })
-                    .collect();
-                let degradation = blur.as_ref().map(|b| DegradationEstimate {
-                    blur_px: b[k].max(0.0),
-                    prior_share: masks
-                        .iter()
-                        .map(|(c, v)| v[k * c..(k + 1) * c].to_vec())
-                        .collect(),
-                });
+                let (priors, degradation) = match &details {
+                    Some(d) => (d.priors_of(k), d.degradation_of(k)),
+                    None => (Vec::new(), None),
+                };
                 out[i] = Some(RestoredFace {
                     image,
-                    priors: maps,
+                    priors,
                     degradation,
                 });
             }
@@ -369,6 +302,112 @@ impl Restorer {
             .map(|f| f.expect("every face restored"))
             .collect()
     }
+
+    /// Read back what the inspector shows: P̂1..P̂3, their CA weights, the DRE estimate and
+    /// the DAFI masks, all in f32.
+    fn read_details(&self, result: crate::model::GeneratorOutput) -> BatchDetails {
+        let priors: Vec<Tensor<4>> = result
+            .priors
+            .into_iter()
+            .map(|p| p.cast(FloatDType::F32))
+            .collect();
+        let blur: Option<Vec<f32>> = match (&result.degradation, self.generator.dre()) {
+            (Some(v), Some(dre)) => dre
+                .blur_size(v.clone())
+                .cast(FloatDType::F32)
+                .into_data()
+                .try_to_vec()
+                .ok(),
+            _ => None,
+        };
+        let masks: Vec<(usize, Vec<f32>)> = result
+            .dafi_masks
+            .iter()
+            .map(|m| {
+                let [_, c] = m.dims();
+                let m = m.clone().cast(FloatDType::F32);
+                (c, m.into_data().try_to_vec().unwrap_or_default())
+            })
+            .collect();
+        let weights: Vec<Option<Vec<f32>>> = match self.attention.len() {
+            3 => priors
+                .iter()
+                .zip(&self.attention)
+                .map(|(p, ca)| ca.weights(p.clone()).into_data().try_to_vec::<f32>().ok())
+                .collect(),
+            _ => vec![None; priors.len()],
+        };
+        let priors = priors
+            .into_iter()
+            .map(|p| {
+                let [_, c, hh, ww] = p.dims();
+                (
+                    c,
+                    hh,
+                    ww,
+                    p.into_data().try_to_vec::<f32>().unwrap_or_default(),
+                )
+            })
+            .collect();
+        BatchDetails {
+            priors,
+            weights,
+            blur,
+            masks,
+        }
+    }
+}
+
+/// The inspector's data for one batch, read back from the device.
+struct BatchDetails {
+    /// Per level: channels, height, width, values of the whole batch.
+    priors: Vec<(usize, usize, usize, Vec<f32>)>,
+    /// Per level: CA weights of the whole batch, when the weights carry CA modules.
+    weights: Vec<Option<Vec<f32>>>,
+    /// DRE kernel-size estimate per face (DAFI models).
+    blur: Option<Vec<f32>>,
+    /// Per decoder scale: channels and the DAFI masks of the whole batch.
+    masks: Vec<(usize, Vec<f32>)>,
+}
+
+impl BatchDetails {
+    fn priors_of(&self, k: usize) -> Vec<PriorMaps> {
+        self.priors
+            .iter()
+            .enumerate()
+            .map(|(level, (c, hh, ww, v))| {
+                let n = c * hh * ww;
+                PriorMaps {
+                    level: level + 1,
+                    channels: *c,
+                    size: [*hh, *ww],
+                    values: v[k * n..(k + 1) * n].to_vec(),
+                    channel_weights: self.weights[level]
+                        .as_ref()
+                        .map(|w| w[k * c..(k + 1) * c].to_vec()),
+                }
+            })
+            .collect()
+    }
+
+    fn degradation_of(&self, k: usize) -> Option<DegradationEstimate> {
+        self.blur.as_ref().map(|b| DegradationEstimate {
+            blur_px: b[k].max(0.0),
+            prior_share: self
+                .masks
+                .iter()
+                .map(|(c, v)| v[k * c..(k + 1) * c].to_vec())
+                .collect(),
+        })
+    }
+}
+
+/// A batch `[B, 3, H, W]` in [-1, 1] from values in [0, 1] laid out as `shape` (training and
+/// evaluation samples).
+pub fn signed_batch(unit: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
+    Tensor::<4>::from_data(TensorData::new(unit, shape), device)
+        .mul_scalar(2.0)
+        .sub_scalar(1.0)
 }
 
 /// RGB8 → CHW in [-1, 1], padded to `pw`×`ph` by repeating the last row/column.

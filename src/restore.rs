@@ -3,7 +3,7 @@
 
 use image::RgbImage;
 
-use crate::inference::{RestoredFace, Restorer};
+use crate::inference::Restorer;
 use crate::pipeline::{
     CropError, DEFAULT_MARGIN, FaceBox, FaceCrop, FaceDetector, Photo, aligned_face, crop_square,
     paste_back,
@@ -34,7 +34,7 @@ pub struct FaceResult {
     /// The crop that was restored.
     pub crop: FaceCrop,
     /// The network's output for the crop.
-    pub restored: RestoredFace,
+    pub restored: RgbImage,
 }
 
 /// A restored photo.
@@ -81,11 +81,11 @@ pub fn restore_photo(
 ) -> Result<PhotoResult, RestoreError> {
     let crops = face_crops(photo, detector, aligned)?;
     let images: Vec<RgbImage> = crops.iter().map(|(_, c)| c.image.clone()).collect();
-    let restored = restorer.restore_batch(&images);
+    let restored = restorer.restore_images(&images);
     let mut image = photo.rgb_u8.clone();
     let mut faces = Vec::with_capacity(crops.len());
     for ((detected, crop), restored) in crops.into_iter().zip(restored) {
-        paste_back(&mut image, &crop, &restored.image, strength)?;
+        paste_back(&mut image, &crop, &restored, strength)?;
         faces.push(FaceResult {
             detected,
             crop,

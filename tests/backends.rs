@@ -59,6 +59,9 @@ fn any_image_size_is_padded_and_cropped_back() {
     assert_eq!(batch[0].image, r.restore(&a).image);
     assert_eq!(batch[1].image, r.restore(&b).image);
     assert_eq!(batch[2].image, batch[0].image);
+    // The image-only path (CLI) gives the same pixels without the inspector's maps.
+    let images = r.restore_images(&[a.clone(), b.clone()]);
+    assert_eq!(images, vec![batch[0].image.clone(), batch[1].image.clone()]);
 }
 
 /// wgpu on whatever adapter exists (lavapipe in CI) computes what the CPU backend computes.

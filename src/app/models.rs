@@ -157,10 +157,11 @@ impl Models {
         let start = Instant::now();
         let restored = restorer.restore(&crop.image);
         let seconds = start.elapsed().as_secs_f32();
+        let restored_signed = self.signed(&restored.image);
         let identity = match self.identity_net() {
             Some(net) => {
                 let a = net.embed_signed(self.signed(&crop.image));
-                let b = net.embed_signed(self.signed(&restored.image));
+                let b = net.embed_signed(restored_signed.clone());
                 let d: Vec<f32> = (a - b)
                     .square()
                     .sum_dim(1)
@@ -182,7 +183,7 @@ impl Models {
         let teacher = self
             .teacher
             .as_ref()
-            .map(|t| prior_maps(t.priors(self.signed(&restored.image))));
+            .map(|t| prior_maps(t.priors(restored_signed)));
         Ok(FaceRestoration {
             crop,
             restored,

@@ -14,7 +14,7 @@ use super::blur::RecordedKernels;
 use super::data::{DatasetOptions, EvalPolicy, FaceDataset, FaceSource, Sample, Split};
 use super::loss::normalize_channels;
 use super::metrics::{psnr, ssim};
-use crate::inference::Restorer;
+use crate::inference::{Restorer, signed_batch};
 use crate::model::teacher::{FACE_RESNET_FILE, FaceResnet, VGG16_FILE, Vgg16Features};
 use crate::model::tensors::{TensorFile, WeightFileError};
 
@@ -140,9 +140,7 @@ pub fn evaluate_set(
         let shape = [chunk.len(), 3, size, size];
         let stack = |f: &dyn Fn(&Sample) -> &Vec<f32>| {
             let data: Vec<f32> = chunk.iter().flat_map(|s| f(s).iter().copied()).collect();
-            Tensor::<4>::from_data(TensorData::new(data, shape), &device)
-                .mul_scalar(2.0)
-                .sub_scalar(1.0)
+            signed_batch(data, shape, &device)
         };
         let blurred = stack(&|s| &s.blurred);
         let sharp = stack(&|s| &s.sharp);

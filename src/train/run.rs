@@ -20,17 +20,12 @@ use super::data::{
 use super::metrics::{psnr, ssim};
 use super::report;
 use super::trainer::Trainer;
+use crate::inference::signed_batch;
 use crate::model::Teacher;
 use crate::weights::{self, WeightsInfo};
 
 /// Name of the exported best weights inside the run folder.
 pub const BEST_WEIGHTS: &str = "best.safetensors";
-
-fn to_signed(unit: &[f32], shape: [usize; 4], device: &Device) -> Tensor<4> {
-    Tensor::<4>::from_data(TensorData::new(unit.to_vec(), shape), device)
-        .mul_scalar(2.0)
-        .sub_scalar(1.0)
-}
 
 /// Run (or resume) training into `out` on `device`.
 pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Result<()> {
@@ -133,8 +128,8 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
         let shape = [batch.n, 3, batch.size, batch.size];
         let dev = trainer.device().clone();
         let losses = trainer.step(
-            to_signed(&batch.blurred, shape, &dev),
-            to_signed(&batch.sharp, shape, &dev),
+            signed_batch(batch.blurred, shape, &dev),
+            signed_batch(batch.sharp, shape, &dev),
         );
         window.pixel += losses.pixel;
         window.prior += losses.prior;
@@ -250,7 +245,7 @@ fn validate(trainer: &Trainer, set: &[Sample]) -> (ValidationPoint, Vec<Row>) {
             .iter()
             .flat_map(|s| s.blurred.iter().copied())
             .collect();
-        let input = to_signed(&data, [chunk.len(), 3, size, size], &device);
+        let input = signed_batch(data, [chunk.len(), 3, size, size], &device);
         let restored: Vec<f32> = generator
             .forward(input)
             .image
