@@ -151,13 +151,12 @@ impl FaceDetector {
         let gray = image::imageops::grayscale(photo_rgb);
         let gray: GrayImage = if (det_w, det_h) == (width, height) {
             gray
+        } else if detect_from_photo < 1.0 {
+            // Area averaging: a proper anti-aliasing filter for shrinking, and 4–5× faster
+            // than a Triangle resize on a 24 MP photo (≈ 0.2 s instead of ≈ 1 s here).
+            image::imageops::thumbnail(&gray, det_w, det_h)
         } else {
-            let filter = if detect_from_photo < 1.0 {
-                FilterType::Triangle
-            } else {
-                FilterType::CatmullRom
-            };
-            image::imageops::resize(&gray, det_w, det_h, filter)
+            image::imageops::resize(&gray, det_w, det_h, FilterType::CatmullRom)
         };
 
         let mut detector = rustface::create_detector_with_model(self.model.clone());
