@@ -184,6 +184,12 @@ fn to_format_layout(image: DynamicImage, format: ImageFormat, out_path: &Path) -
             }
         }
         ImageFormat::Png | ImageFormat::Tiff => image,
+        // Already a JPEG layout: no copy (a 24 MP RGB copy costs tens of milliseconds).
+        ImageFormat::Jpeg
+            if matches!(image, DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_)) =>
+        {
+            image
+        }
         ImageFormat::Jpeg => {
             if alpha {
                 warn("JPEG has no alpha channel; transparency is dropped");
