@@ -186,7 +186,10 @@ fn to_format_layout(image: DynamicImage, format: ImageFormat, out_path: &Path) -
         ImageFormat::Png | ImageFormat::Tiff => image,
         // Already a JPEG layout: no copy (a 24 MP RGB copy costs tens of milliseconds).
         ImageFormat::Jpeg
-            if matches!(image, DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_)) =>
+            if matches!(
+                image,
+                DynamicImage::ImageRgb8(_) | DynamicImage::ImageLuma8(_)
+            ) =>
         {
             image
         }
