@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 
 runs = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/cmp")
-ORDER = ["b1", "b3", "b4", "b6", "b6_vgg16", "mmrb", "dafi", "mmrb_dafi"]
+ORDER = ["b1", "b3", "b4", "b6", "b6_seed2", "b6_vgg16", "mmrb", "dafi", "mmrb_dafi"]
 LABEL = {
     "b1": "B1 encoder-decoder, L1",
     "b3": "B3 + prior stream, no SSFT/SFT",
     "b4": "B4 + SSFT/SFT",
     "b6": "B6 DFPGnet (+ CA discriminator, prior loss)",
+    "b6_seed2": "B6 again, seed 2 (run-to-run spread; val PSNR on other val faces)",
     "b6_vgg16": "B6 with the VGG16 teacher",
     "mmrb": "B6 + MMRB encoder",
     "dafi": "B6 + DRE/DAFI (SFT+DAFI)",
