@@ -258,6 +258,16 @@ impl AppState {
         self.faces.iter().position(|f| f.id == id)
     }
 
+    /// Whether "Restore all" has work to do: some face neither restored nor queued, and a
+    /// model that did not fail to load.
+    pub fn can_restore_all(&self) -> bool {
+        !matches!(self.model, Some(ModelStatus::Failed(_)))
+            && self
+                .faces
+                .iter()
+                .any(|f| !matches!(f.status, FaceStatus::Restored | FaceStatus::Queued))
+    }
+
     /// The selected face.
     pub fn selected_face(&self) -> Option<&FaceEntry> {
         self.selected.and_then(|id| self.face(id))
@@ -308,5 +318,31 @@ mod tests {
         let partial: Settings = serde_json::from_str(r#"{"split": 0.25}"#).unwrap();
         assert_eq!(partial.split, 0.25);
         assert_eq!(partial.face_split, Settings::default().face_split);
+    }
+
+    #[test]
+    fn restore_all_needs_a_pending_face_and_a_usable_model() {
+        let face = |id, status| FaceEntry {
+            id: FaceId(id),
+            region: PhotoRect {
+                x: 0,
+                y: 0,
+                width: 8,
+                height: 8,
+            },
+            origin: FaceOrigin::Manual,
+            strength: 1.0,
+            status,
+            revision: 0,
+            result: None,
+        };
+        let mut state = AppState::default();
+        assert!(!state.can_restore_all(), "no faces");
+        state.faces = vec![face(1, FaceStatus::Restored), face(2, FaceStatus::Queued)];
+        assert!(!state.can_restore_all(), "nothing left to restore");
+        state.faces.push(face(3, FaceStatus::Pending));
+        assert!(state.can_restore_all());
+        state.model = Some(ModelStatus::Failed("damaged weights".into()));
+        assert!(!state.can_restore_all(), "the model failed to load");
     }
 }

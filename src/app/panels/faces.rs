@@ -18,13 +18,11 @@ pub fn faces_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) {
     }
     let model_failed = matches!(view.state.model, Some(ModelStatus::Failed(_)));
     ui.horizontal(|ui| {
-        let pending = view
-            .state
-            .faces
-            .iter()
-            .any(|f| !matches!(f.status, FaceStatus::Restored | FaceStatus::Queued));
         if ui
-            .add_enabled(pending && !model_failed, egui::Button::new("Restore all"))
+            .add_enabled(
+                view.state.can_restore_all(),
+                egui::Button::new("Restore all"),
+            )
             .clicked()
         {
             cmds.push(Command::RestoreAll);

@@ -145,13 +145,11 @@ pub fn toolbar_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) {
                 cmds.push(Command::Fit);
             }
             ui.separator();
-            let pending = view
-                .state
-                .faces
-                .iter()
-                .any(|f| !matches!(f.status, FaceStatus::Restored | FaceStatus::Queued));
             if ui
-                .add_enabled(pending, egui::Button::new("Restore all faces"))
+                .add_enabled(
+                    view.state.can_restore_all(),
+                    egui::Button::new("Restore all faces"),
+                )
                 .on_hover_text("Shift+R")
                 .clicked()
             {
