@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::inference::{BackendChoice, Restorer, select_device};
 use crate::pipeline::{DetectorConfig, FaceDetector, load_photo, output_format, save_photo};
-use crate::restore::restore_photo;
+use crate::restore::{face_crops, restore_crops};
 use crate::weights;
 
 /// Options of `face-deblur restore`.
@@ -100,15 +100,6 @@ pub fn run_restore(options: &RestoreOptions) -> Result<usize> {
     if let Some(notice) = &compute.notice {
         eprintln!("note: {notice}");
     }
-    let mut restorer = load_restorer(options.weights.as_deref(), &compute.device)?;
-    if options.half {
-        if !compute.is_gpu {
-            eprintln!(
-                "note: --half on the CPU is emulated: same quality, about 2× slower than f32"
-            );
-        }
-        restorer = restorer.with_half_precision();
-    }
     let detector = if options.aligned {
         None
     } else {
@@ -121,36 +112,61 @@ pub fn run_restore(options: &RestoreOptions) -> Result<usize> {
             .expect("valid template"),
     );
     let mut failed = 0;
-    for (input, output) in files.iter().zip(&outputs) {
-        bar.set_message(input.display().to_string());
-        let result = (|| -> Result<usize> {
-            let photo = load_photo(input)?;
-            let restored = restore_photo(
-                &restorer,
-                &photo,
-                detector.as_ref(),
-                options.aligned,
-                options.strength,
-            )?;
-            save_photo(&photo, &restored.image, output)?;
-            Ok(restored.faces.len())
-        })();
-        match result {
-            Ok(n) => bar.suspend(|| {
-                eprintln!(
-                    "{} → {} ({n} face{})",
-                    input.display(),
-                    output.display(),
-                    if n == 1 { "" } else { "s" }
-                )
-            }),
-            Err(e) => {
-                failed += 1;
-                bar.suspend(|| eprintln!("error: {}: {e:#}", input.display()));
+    // Two stages: a reader thread decodes each photo and finds its faces while this thread
+    // restores, pastes and saves the previous one (and, for the first photo, loads the
+    // model). The channel holds one photo, so at most three are in memory.
+    std::thread::scope(|scope| -> Result<()> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let aligned = options.aligned;
+        let detector = detector.as_ref();
+        let files = &files;
+        scope.spawn(move || {
+            for input in files {
+                let found = load_photo(input)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|photo| {
+                        let crops = face_crops(&photo, detector, aligned)?;
+                        Ok((photo, crops))
+                    });
+                if tx.send(found).is_err() {
+                    break; // the restoring side stopped
+                }
             }
+        });
+        let mut restorer = load_restorer(options.weights.as_deref(), &compute.device)?;
+        if options.half {
+            if !compute.is_gpu {
+                eprintln!(
+                    "note: --half on the CPU is emulated: same quality, about 2× slower than f32"
+                );
+            }
+            restorer = restorer.with_half_precision();
         }
-        bar.inc(1);
-    }
+        for ((input, output), found) in files.iter().zip(&outputs).zip(rx) {
+            bar.set_message(input.display().to_string());
+            let result = found.and_then(|(photo, crops)| -> Result<usize> {
+                let restored = restore_crops(&restorer, &photo, crops, options.strength)?;
+                save_photo(&photo, &restored.image, output)?;
+                Ok(restored.faces.len())
+            });
+            match result {
+                Ok(n) => bar.suspend(|| {
+                    eprintln!(
+                        "{} → {} ({n} face{})",
+                        input.display(),
+                        output.display(),
+                        if n == 1 { "" } else { "s" }
+                    )
+                }),
+                Err(e) => {
+                    failed += 1;
+                    bar.suspend(|| eprintln!("error: {}: {e:#}", input.display()));
+                }
+            }
+            bar.inc(1);
+        }
+        Ok(())
+    })?;
     bar.finish_and_clear();
     eprintln!(
         "{} of {} photos restored on {}",

@@ -80,6 +80,17 @@ pub fn restore_photo(
     strength: f32,
 ) -> Result<PhotoResult, RestoreError> {
     let crops = face_crops(photo, detector, aligned)?;
+    restore_crops(restorer, photo, crops, strength)
+}
+
+/// Restore already found face crops of `photo` (from [`face_crops`]) in one batch and paste
+/// them back with `strength` in [0, 1].
+pub fn restore_crops(
+    restorer: &Restorer,
+    photo: &Photo,
+    crops: Vec<(Option<FaceBox>, FaceCrop)>,
+    strength: f32,
+) -> Result<PhotoResult, RestoreError> {
     let images: Vec<RgbImage> = crops.iter().map(|(_, c)| c.image.clone()).collect();
     let restored = restorer.restore_images(&images);
     let mut image = photo.rgb_u8.clone();
