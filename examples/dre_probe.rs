@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use burn::prelude::*;
-use face_deblur::model::dre::{DRE_DIM, DegradationEncoder};
+use face_deblur::model::dre::DegradationEncoder;
 use face_deblur::train::blur::{RecordedKernels, sample_degradation};
 use face_deblur::train::data::{
     DatasetOptions, FaceDataset, FaceSource, Split, recorded_kernels_path,
 };
-use face_deblur::train::dre::{fit_ridge, predict};
+use face_deblur::train::dre::{fit_ridge, pearson, predict, represent_images};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -92,22 +92,6 @@ fn probe(dataset: &FaceDataset, count: usize, seed: u64) -> Result<Probe> {
     Ok(Probe { images, targets })
 }
 
-fn represent(
-    encoder: &DegradationEncoder,
-    p: &Probe,
-    size: usize,
-    device: &Device,
-) -> Vec<Vec<f32>> {
-    let mut out = Vec::new();
-    for chunk in p.images.chunks(16) {
-        let data: Vec<f32> = chunk.iter().flatten().map(|v| v * 2.0 - 1.0).collect();
-        let x = Tensor::<4>::from_data(TensorData::new(data, [chunk.len(), 3, size, size]), device);
-        let v: Vec<f32> = encoder.forward(x).into_data().try_to_vec().expect("f32");
-        out.extend(v.chunks(DRE_DIM).map(<[f32]>::to_vec));
-    }
-    out
-}
-
 /// Participation ratio of the features' correlation matrix R, `d² / ‖R‖²_F`: how many
 /// independent directions the `d` features span (1 = all the same, d = uncorrelated).
 fn effective_dim(x: &[Vec<f32>]) -> f64 {
@@ -130,15 +114,6 @@ fn effective_dim(x: &[Vec<f32>]) -> f64 {
         }
     }
     (d * d) as f64 / frob.max(1e-12)
-}
-
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let n = a.len() as f64;
-    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
-    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt().max(1e-12)
 }
 
 fn main() -> Result<()> {
@@ -177,8 +152,8 @@ fn main() -> Result<()> {
     );
     for (name, e) in &encoders {
         let (fx, tx) = (
-            represent(e, &pf, size, &device),
-            represent(e, &pt, size, &device),
+            represent_images(e, &pf.images, size, &device),
+            represent_images(e, &pt.images, size, &device),
         );
         let cells: Vec<String> = (0..TARGETS.len())
             .map(|k| {

@@ -362,8 +362,8 @@ pub struct ReadoutReport {
     pub untrained_pearson: f64,
 }
 
-/// Representations of `indices` of `dataset` degraded as in training (whole 128² faces, no
-/// augmentation), with their true kernel sizes.
+/// Representations of `count` random faces of `dataset` degraded as in training (whole 128²
+/// faces, no augmentation), with their true kernel sizes.
 fn represent(
     encoder: &DegradationEncoder,
     dataset: &FaceDataset,
@@ -373,38 +373,52 @@ fn represent(
 ) -> Result<(Vec<Vec<f32>>, Vec<f64>)> {
     let mut features = Vec::new();
     let mut sizes = Vec::new();
-    let mut pending: Vec<f32> = Vec::new();
-    let mut n = 0;
+    let mut pending: Vec<Vec<f32>> = Vec::new();
     let size = dataset.options().size;
-    let flush = |pending: &mut Vec<f32>, n: &mut usize, features: &mut Vec<Vec<f32>>| {
-        if *n == 0 {
-            return;
-        }
-        let x = Tensor::<4>::from_data(
-            TensorData::new(std::mem::take(pending), [*n, 3, size, size]),
-            device,
-        );
-        let v: Vec<f32> = encoder
-            .forward(x)
-            .into_data()
-            .try_to_vec()
-            .unwrap_or_default();
-        features.extend(v.chunks(DRE_DIM).map(<[f32]>::to_vec));
-        *n = 0;
-    };
     for _ in 0..count {
         let index = rng.random_range(0..dataset.len());
         let params = sample_degradation(rng, &dataset.options().degradation);
         let s = dataset.sample_with_degradation(index, &params, rng, false)?;
         sizes.push(s.kernel_size as f64);
-        pending.extend(s.blurred.iter().map(|v| v * 2.0 - 1.0));
-        n += 1;
-        if n == 16 {
-            flush(&mut pending, &mut n, &mut features);
+        pending.push(s.blurred);
+        if pending.len() == 16 {
+            features.extend(represent_images(encoder, &pending, size, device));
+            pending.clear();
         }
     }
-    flush(&mut pending, &mut n, &mut features);
+    features.extend(represent_images(encoder, &pending, size, device));
     Ok((features, sizes))
+}
+
+/// DRE vectors of blurred faces given as CHW values in [0, 1] of `size`² (run 16 at a time).
+pub fn represent_images(
+    encoder: &DegradationEncoder,
+    images: &[Vec<f32>],
+    size: usize,
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let mut out = Vec::with_capacity(images.len());
+    for chunk in images.chunks(16) {
+        let data: Vec<f32> = chunk.iter().flatten().copied().collect();
+        let x = crate::inference::signed_batch(data, [chunk.len(), 3, size, size], device);
+        let v: Vec<f32> = encoder
+            .forward(x)
+            .into_data()
+            .try_to_vec()
+            .unwrap_or_default();
+        out.extend(v.chunks(DRE_DIM).map(<[f32]>::to_vec));
+    }
+    out
+}
+
+/// Pearson correlation of two equally long series (0 when either is constant).
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().max(1) as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+    let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+    let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+    cov / (va.sqrt() * vb.sqrt()).max(1e-12)
 }
 
 /// Ridge regression `y ≈ X·w + b` on standardised features; returns `(w, b)` in the original
@@ -477,15 +491,7 @@ fn score(pred: &[f64], truth: &[f64], fit_faces: usize, train_mean: f64) -> Read
         .sum::<f64>()
         / n;
     let baseline = truth.iter().map(|t| (t - train_mean).abs()).sum::<f64>() / n;
-    let (mp, mt) = (pred.iter().sum::<f64>() / n, truth.iter().sum::<f64>() / n);
-    let cov: f64 = pred
-        .iter()
-        .zip(truth)
-        .map(|(p, t)| (p - mp) * (t - mt))
-        .sum();
-    let vp: f64 = pred.iter().map(|p| (p - mp).powi(2)).sum();
-    let vt: f64 = truth.iter().map(|t| (t - mt).powi(2)).sum();
-    let pearson = cov / (vp.sqrt() * vt.sqrt()).max(1e-12);
+    let pearson = pearson(pred, truth);
     let bins: [(&str, f64, f64); 6] = [
         ("none", -1.0, 0.5),
         ("7–11", 0.5, 11.5),
@@ -664,6 +670,17 @@ pub const DRE_FILE: &str = "dre.safetensors";
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pearson_is_one_for_a_line_minus_one_reversed_and_zero_for_a_constant() {
+        use super::pearson;
+        let a = [1.0, 2.0, 3.0, 4.0];
+        let b = [3.0, 5.0, 7.0, 9.0];
+        assert!((pearson(&a, &b) - 1.0).abs() < 1e-12);
+        let r: Vec<f64> = b.iter().rev().copied().collect();
+        assert!((pearson(&a, &r) + 1.0).abs() < 1e-12);
+        assert_eq!(pearson(&a, &[2.0; 4]), 0.0);
+    }
+
     #[test]
     fn decorrelation_penalty_is_high_for_copies_and_low_for_independent_features() {
         let device = Device::flex();
