@@ -245,7 +245,7 @@ impl Restorer {
     }
 
     /// Restore several face crops and return only the images: skips reading back the prior
-    /// maps and running the CA modules on them (the CLI, the evaluation and the benchmarks).
+    /// maps and running the CA modules on them (the CLI's whole-photo path and its benchmarks).
     pub fn restore_images(&self, faces: &[RgbImage]) -> Vec<RgbImage> {
         self.run_batches(faces, false)
             .into_iter()

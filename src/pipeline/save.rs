@@ -289,8 +289,8 @@ fn encode(
 }
 
 /// JPEG through the `jpeg-encoder` crate (AVX2 when the CPU has it): ≈ 2.5× faster than
-/// image's encoder on a 24 MP photo, same 4:4:4 sampling and quality. RGB8 or L8 input (see
-/// `convert_for`).
+/// image's encoder on a 24 MP photo, same 4:4:4 sampling and quality. Expects RGB8 or L8
+/// (what `to_format_layout` gives for JPEG); anything else is converted to RGB8 first.
 fn write_jpeg(
     bytes: &mut Vec<u8>,
     image: &DynamicImage,
