@@ -15,6 +15,7 @@ line printed is ``restore 128px: ours X ms, pytorch Y ms, ratio X/Y``.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -295,6 +296,33 @@ def burn_time(weights: Path, input_f32: Path, shape: tuple[int, ...], runs: int)
     return dict(kv.split("=", 1) for kv in line.split()[1:])
 
 
+def burn_train_time(weights: Path, shape: tuple[int, ...], runs: int) -> float:
+    """Median ms of one generator training step in Burn (examples/dump_restore.rs)."""
+    line = run_burn(
+        ["--weights", str(weights), "--train-step", str(runs),
+         "--shape", ",".join(map(str, shape))]
+    ).strip().splitlines()[-1]
+    return float(dict(kv.split("=", 1) for kv in line.split()[1:])["median"])
+
+
+def torch_train_time(model: nn.Module, shape: tuple[int, ...], runs: int) -> float:
+    """Median ms of the same step in PyTorch: forward, L1, backward, Adam (lr 1e-4)."""
+    model = copy.deepcopy(model).train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(shape, generator=gen) * 2 - 1
+    target = torch.rand(shape, generator=gen) * 2 - 1
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = (model(x) - target).abs().mean()
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    return statistics.median(time_calls(step, runs))
+
+
 # --------------------------------------------------------------------------------------------
 # Timing
 
@@ -443,6 +471,20 @@ def compare(args: argparse.Namespace, tmp: Path) -> None:
         if t:
             med = statistics.median(t)
             print(f"  {summary(name, t)}  {2 * macs / med / 1e6:6.1f} GFLOP/s")
+    # --- Training: the generator's L1 step, batch 8 at 64², alternating engines per round.
+    train_shape = (8, 3, 64, 64)
+    train_runs = max(3, args.runs // 4)
+    train: dict[str, list[float]] = {"burn (flex)": [], "pytorch eager": []}
+    for r in range(args.rounds):
+        train["burn (flex)"].append(burn_train_time(weights, train_shape, train_runs))
+        train["pytorch eager"].append(torch_train_time(model, train_shape, train_runs))
+        print(f"train round {r + 1}/{args.rounds}: " + ", ".join(
+            f"{k} {v[-1]:.1f} ms" for k, v in train.items()))
+    t_ours = statistics.median(train["burn (flex)"])
+    t_theirs = statistics.median(train["pytorch eager"])
+    print(f"train step (generator, L1, batch 8 at 64²): ours {t_ours:.1f} ms, "
+          f"pytorch {t_theirs:.1f} ms, ratio {t_ours / t_theirs:.2f}")
+
     ours = statistics.median(times["burn (flex)"])
     theirs = statistics.median(times["pytorch eager"])
     print(f"restore {s}px: ours {ours:.2f} ms, pytorch {theirs:.2f} ms, ratio {ours / theirs:.2f}")

@@ -3,7 +3,9 @@
 #   bench/compare.sh [compare.py options, e.g. --random paper --runs 10 --rounds 3 --no-onnx]
 # Sets up bench/.venv (torch, numpy, onnxruntime, onnx, onnxscript from PyPI; the torch wheel
 # pulls several GB of nvidia-* packages) if missing, builds examples/dump_restore.rs, then runs
-# bench/compare.py. The last line is: restore 128px: ours X ms, pytorch Y ms, ratio X/Y
+# bench/compare.py. The second-to-last line is:
+#   train step (generator, L1, batch 8 at 64²): ours X ms, pytorch Y ms, ratio X/Y
+# and the last: restore 128px: ours X ms, pytorch Y ms, ratio X/Y
 # Benchmark only: not part of the tests or CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -7,6 +7,8 @@
 //!     (--image FACE.png [--size N] | --input IN.f32 --shape B,3,H,W)
 //!     [--dump-input IN.f32] [--output OUT.f32] [--time RUNS]
 //! cargo run --release --example dump_restore -- --random compact|paper --save FILE
+//! cargo run --release --example dump_restore -- [--weights FILE] --train-step RUNS
+//!     [--shape B,3,H,W]
 //! ```
 //!
 //! The first form loads a weight file (default: the shipped `weights/dfpgnet-compact.safetensors`),
@@ -16,6 +18,11 @@
 //! prints one line `burn_forward_ms median=… min=… runs=… shape=B,3,H,W backend=… macs=…` for
 //! the generator forward pass plus the read-back of its image (two warm-up runs first; `macs`
 //! is `GeneratorConfig::macs` times the batch).
+//!
+//! The third form times one generator training step as `bench/compare.py` does in PyTorch:
+//! forward on a fixed random batch (default 8×3×64×64, input and target uniform in ±1), L1
+//! loss, backward, Adam (lr 1e-4); two warm-up steps, then prints
+//! `burn_train_step_ms median=… min=… runs=… shape=…`.
 //!
 //! The second form writes a weight file with random weights (every parameter perturbed, so the
 //! zero-initialised output conv is not zero) for parity checks of configurations that have no
@@ -45,6 +52,7 @@ struct Args {
     time: Option<usize>,
     random: Option<String>,
     save: Option<PathBuf>,
+    train_step: Option<usize>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -73,6 +81,7 @@ fn parse_args() -> Result<Args> {
             "--time" => args.time = Some(value()?.parse()?),
             "--random" => args.random = Some(value()?),
             "--save" => args.save = Some(value()?.into()),
+            "--train-step" => args.train_step = Some(value()?.parse()?),
             "-h" | "--help" => {
                 println!("see the doc comment of examples/dump_restore.rs");
                 std::process::exit(0);
@@ -116,6 +125,47 @@ fn save_random(config: &str, path: &Path) -> Result<()> {
     };
     weights::save(path, &generator, None, &info)?;
     println!("wrote random weights to {}", path.display());
+    Ok(())
+}
+
+/// `--train-step RUNS`: times forward + L1 + backward + Adam of the generator.
+fn time_train_step(weights_path: Option<&Path>, shape: [usize; 4], runs: usize) -> Result<()> {
+    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+    let device = Device::flex().autodiff();
+    let loaded = match weights_path {
+        Some(path) => weights::load(path, &device)?,
+        None => weights::load_shipped(&device)?,
+    };
+    let mut generator = loaded.generator;
+    let mut optim = AdamConfig::new().init();
+    let uniform = burn::tensor::Distribution::Uniform(-1.0, 1.0);
+    let x = Tensor::<4>::random(shape, uniform, &device);
+    let target = Tensor::<4>::random(shape, uniform, &device);
+    let mut step = || {
+        let out = generator.clone().forward(x.clone()).image;
+        let loss = (out - target.clone()).abs().mean();
+        let grads = GradientsParams::from_grads(loss.backward(), &generator);
+        generator = optim.step(1e-4, generator.clone(), grads);
+        // Wait for the step to finish (reads one value back).
+        std::hint::black_box(loss.into_data());
+    };
+    step();
+    step();
+    let mut times: Vec<f64> = (0..runs.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            step();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    let [b, c, h, w] = shape;
+    println!(
+        "burn_train_step_ms median={:.3} min={:.3} runs={} shape={b},{c},{h},{w}",
+        times[times.len() / 2],
+        times[0],
+        times.len()
+    );
     Ok(())
 }
 
@@ -170,6 +220,10 @@ fn main() -> Result<()> {
     if let Some(config) = &args.random {
         let path = args.save.as_deref().context("--random needs --save FILE")?;
         return save_random(config, path);
+    }
+    if let Some(runs) = args.train_step {
+        let shape = args.shape.unwrap_or([8, 3, 64, 64]);
+        return time_train_step(args.weights.as_deref(), shape, runs);
     }
     let (backend, device) = match args.backend.as_deref().unwrap_or("cpu") {
         "cpu" => ("cpu", Device::flex()),

@@ -18,6 +18,15 @@ struct Cli {
     command: Option<Command>,
 }
 
+/// Which faces `eval` measures on.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Suite {
+    /// Faces as the app sees them (framings, sizes, blur families, noise).
+    Use,
+    /// The training distribution (the numbers of earlier sessions).
+    Training,
+}
+
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Backend {
     /// A hardware GPU through wgpu (Vulkan/Metal/DX12), else the CPU.
@@ -80,6 +89,19 @@ enum Command {
         /// Faces per test set.
         #[arg(long, default_value_t = 200)]
         faces: usize,
+        /// `use`: faces as the app sees them (detector-crop and FFHQ framings at 128² and
+        /// 256², held-out recorded shake / synthetic shake / defocus / Gaussian blur, noise
+        /// σ 2/255, detection rates, real-face grid); `training`: the training distribution
+        /// (tight framing, 128², shake only, no noise).
+        #[arg(long, value_enum, default_value_t = Suite::Use)]
+        suite: Suite,
+        /// Face sizes of the `use` suite.
+        #[arg(long, value_delimiter = ',', default_value = "128,256")]
+        sizes: Vec<usize>,
+        /// Largest side the model runs at; larger faces are restored as the photo pipeline
+        /// does (downscaled, restored, the change upscaled). 0 = each face at its own size.
+        #[arg(long, default_value_t = 128)]
+        work_size: usize,
         /// Folder with the metric nets (face ResNet, VGG16, LPIPS heads).
         #[arg(long, default_value = "../shared/weights")]
         metric_weights: PathBuf,
@@ -179,6 +201,9 @@ fn main() -> ExitCode {
             seed,
             weights,
             faces,
+            suite,
+            sizes,
+            work_size,
             metric_weights,
             out,
             backend,
@@ -192,13 +217,37 @@ fn main() -> ExitCode {
             let metrics = eval::Metrics::load(&metric_weights, &compute.device)?;
             let kernels =
                 kernels.unwrap_or_else(|| data.join("kernels/motion_kernels.safetensors"));
+            let (sets, detector) = match suite {
+                Suite::Use => (
+                    eval::use_matched_sets(&data, &kernels, faces, seed, &sizes)?,
+                    Some(face_deblur::pipeline::detect::FaceDetector::new(
+                        Default::default(),
+                    )?),
+                ),
+                Suite::Training => (eval::test_sets(&data, &kernels, faces, seed)?, None),
+            };
+            let options = eval::EvalOptions {
+                work_size,
+                detector: detector.as_ref(),
+            };
             let mut reports = Vec::new();
-            for (name, samples) in eval::test_sets(&data, &kernels, faces, seed)? {
+            for (name, samples) in sets {
                 eprintln!("evaluating {name} ({} faces)…", samples.len());
-                reports.push(eval::evaluate_set(&name, &restorer, &metrics, &samples));
+                reports.push(eval::evaluate_set(
+                    &name, &restorer, &metrics, &samples, &options,
+                ));
             }
             let md = eval::markdown(&reports);
             std::fs::create_dir_all(&out)?;
+            if suite == Suite::Use {
+                let faces: Vec<PathBuf> = face_deblur::train::real_grid::REAL_GRID_FACES
+                    .iter()
+                    .map(|f| data.join(f))
+                    .collect();
+                let grid = out.join("real_grid.jpg");
+                face_deblur::train::real_grid::render(&restorer, &faces, &grid, 192)?;
+                eprintln!("wrote {}", grid.display());
+            }
             face_deblur::fsutil::write_atomic(
                 &out.join("eval.json"),
                 serde_json::to_string_pretty(&reports)?.as_bytes(),

@@ -36,6 +36,20 @@ impl Variant {
     }
 }
 
+/// Which training data a run draws.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DataMix {
+    /// The original mix: tight framing, camera shake only (13–27 px synthetic + recorded),
+    /// noise ≤ 4/255; validation on fresh synthetic shake without noise.
+    #[default]
+    Training,
+    /// Data like real photos: framings from the detector's crop to FFHQ's, shake up to 41 px
+    /// (some through a soft lens), defocus and Gaussian blur, noise ≤ 5/255, more JPEG;
+    /// validation on the use-matched families (both framings, σ 2/255).
+    Photo,
+}
+
 /// Everything a training run needs; `face-deblur train --config FILE` reads it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -82,6 +96,30 @@ pub struct TrainConfig {
     pub data_dir: PathBuf,
     /// Folder with the teachers' weight files.
     pub teacher_weights_dir: PathBuf,
+    /// Training data mix.
+    #[serde(default)]
+    pub data: DataMix,
+    /// Linear learning-rate warm-up steps, counted from `schedule_start`.
+    #[serde(default)]
+    pub warmup_steps: usize,
+    /// Cosine decay length in steps after the warm-up (0 = the paper's exponential decay
+    /// per epoch, `lr_decay_per_epoch`).
+    #[serde(default)]
+    pub cosine_steps: usize,
+    /// Final learning rate of the cosine decay, relative to the peak.
+    #[serde(default = "default_lr_min_factor")]
+    pub lr_min_factor: f64,
+    /// Step at which this schedule starts (a run resumed with a new schedule counts from
+    /// here; earlier steps keep the factor of step 0 of the schedule).
+    #[serde(default)]
+    pub schedule_start: usize,
+    /// Clip each parameter's gradient to this L2 norm (none = no clipping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grad_clip_norm: Option<f64>,
+    /// Steps trained on the pixel loss alone: before this step neither the prior loss nor the
+    /// discriminator is used (nor the teacher run), so the pixel loss settles first.
+    #[serde(default)]
+    pub pixel_only_until: usize,
     /// Pre-trained degradation encoder (`face-deblur train-dre`), required when the
     /// generator's `fusion` uses DAFI; relative paths are relative to the working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +150,13 @@ impl TrainConfig {
             seed: 1,
             data_dir: PathBuf::from("../shared/data"),
             teacher_weights_dir: PathBuf::from("../shared/weights"),
+            data: DataMix::Training,
+            warmup_steps: 0,
+            cosine_steps: 0,
+            lr_min_factor: default_lr_min_factor(),
+            schedule_start: 0,
+            grad_clip_norm: None,
+            pixel_only_until: 0,
             dre_weights: None,
         }
     }
@@ -158,9 +203,79 @@ impl TrainConfig {
         DiscriminatorConfig::new(self.teacher.prior_channels(), self.discriminator_channels)
     }
 
-    /// Learning rate factor at `step`: `decay^(step / steps_per_epoch)`.
+    /// Learning rate factor at `step`: with `cosine_steps` a linear warm-up then a cosine
+    /// decay to `lr_min_factor`, counted from `schedule_start` (and `lr_min_factor` after the
+    /// end); otherwise `decay^(step / steps_per_epoch)`.
     pub fn lr_factor(&self, step: usize) -> f64 {
-        self.lr_decay_per_epoch
-            .powf(step as f64 / self.steps_per_epoch.max(1) as f64)
+        if self.cosine_steps == 0 {
+            return self
+                .lr_decay_per_epoch
+                .powf(step as f64 / self.steps_per_epoch.max(1) as f64);
+        }
+        let t = step.saturating_sub(self.schedule_start);
+        if t < self.warmup_steps {
+            return (t + 1) as f64 / self.warmup_steps as f64;
+        }
+        let progress = ((t - self.warmup_steps) as f64 / self.cosine_steps as f64).min(1.0);
+        let min = self.lr_min_factor;
+        min + (1.0 - min) * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos())
+    }
+
+    /// Whether step `step` (0-based count of steps done) uses the prior loss and the
+    /// discriminator.
+    pub fn adversarial_phase(&self, step: usize) -> bool {
+        step >= self.pixel_only_until
+    }
+}
+
+fn default_lr_min_factor() -> f64 {
+    0.01
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_schedule_warms_up_peaks_and_decays_to_the_floor() {
+        let config = TrainConfig {
+            warmup_steps: 10,
+            cosine_steps: 100,
+            lr_min_factor: 0.1,
+            schedule_start: 1000,
+            ..TrainConfig::compact_default()
+        };
+        assert!((config.lr_factor(1000) - 0.1).abs() < 1e-12);
+        assert!((config.lr_factor(1009) - 1.0).abs() < 1e-12);
+        assert!((config.lr_factor(1010) - 1.0).abs() < 1e-12);
+        assert!((config.lr_factor(1060) - 0.55).abs() < 1e-9);
+        assert!((config.lr_factor(1110) - 0.1).abs() < 1e-12);
+        assert!((config.lr_factor(5000) - 0.1).abs() < 1e-12);
+        let mut last = f64::INFINITY;
+        for step in 1010..=1110 {
+            let f = config.lr_factor(step);
+            assert!(f <= last, "not decreasing at {step}");
+            last = f;
+        }
+    }
+
+    #[test]
+    fn old_configs_without_the_new_fields_still_load() {
+        let mut value = serde_json::to_value(TrainConfig::compact_default()).unwrap();
+        let map = value.as_object_mut().unwrap();
+        for key in [
+            "data",
+            "warmup_steps",
+            "cosine_steps",
+            "lr_min_factor",
+            "schedule_start",
+            "pixel_only_until",
+        ] {
+            assert!(map.remove(key).is_some(), "{key}");
+        }
+        let config: TrainConfig = serde_json::from_value(value).unwrap();
+        assert_eq!(config.data, DataMix::Training);
+        assert_eq!(config.cosine_steps, 0);
+        assert!((config.lr_factor(1796) - 0.99).abs() < 1e-12);
     }
 }

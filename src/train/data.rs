@@ -33,7 +33,8 @@ use super::blur::{
 pub use eval::{EvalKernels, EvalPolicy};
 pub use loader::{LoaderOptions, spawn_loader};
 pub use warp::{
-    AugmentConfig, Jitter, SourceImage, Window, colour_jitter, crop_square, render_window,
+    AugmentConfig, FFHQ_RAISE, FFHQ_SIDE_FACTOR, Jitter, SourceImage, Window, colour_jitter,
+    crop_square, render_window,
 };
 
 /// Crop of the 178×218 aligned CelebA images: a 116 px square centred at (89, 131), so the
@@ -134,6 +135,20 @@ impl DatasetOptions {
             augment: AugmentConfig::default(),
         }
     }
+
+    /// Like [`DatasetOptions::training`] but with data like real photos:
+    /// [`DegradationConfig::photo`] blurs and framings from slightly tighter than the
+    /// detector's crop to a little wider than FFHQ's (`framing` −0.1 to 1.1).
+    pub fn photo(recorded: Option<Arc<RecordedKernels>>) -> Self {
+        Self {
+            degradation: DegradationConfig::photo(recorded),
+            augment: AugmentConfig {
+                framing_range: (-0.1, 1.1),
+                ..AugmentConfig::default()
+            },
+            ..Self::training(None)
+        }
+    }
 }
 
 /// One sharp/degraded training or evaluation pair.
@@ -149,6 +164,8 @@ pub struct Sample {
     pub kernel_size: usize,
     /// `"none"`, `"synthetic_<size>"` or the recorded kernel's name.
     pub kernel_label: String,
+    /// Blur family ([`crate::train::blur::KernelSource::family`]).
+    pub kernel_family: &'static str,
     /// Index of the image in its dataset.
     pub index: usize,
 }
@@ -327,7 +344,7 @@ impl FaceDataset {
         let src = self.decode(index)?;
         Ok(render_window(
             &src,
-            self.window(index, &src),
+            self.window(index, &src).framed(0.0),
             self.opts.size,
             0,
             &Jitter::IDENTITY,
@@ -347,7 +364,8 @@ impl FaceDataset {
         let size = self.opts.size;
         let margin = params.kernel_size() / 2;
         let full = size + 2 * margin;
-        let mut sharp_ext = render_window(&src, self.window(index, &src), size, margin, jitter);
+        let window = self.window(index, &src).framed(jitter.framing);
+        let mut sharp_ext = render_window(&src, window, size, margin, jitter);
         colour_jitter(&mut sharp_ext, jitter);
         let sharp = crop_square(&sharp_ext, 3, full, margin, margin, size);
         let blurred = match &params.kernel {
@@ -428,6 +446,7 @@ impl FaceDataset {
             size,
             kernel_size: params.kernel_size(),
             kernel_label: params.kernel_label(),
+            kernel_family: params.source.family(),
             index,
         })
     }

@@ -11,12 +11,17 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::blur::RecordedKernels;
-use super::data::{DatasetOptions, EvalPolicy, FaceDataset, FaceSource, Sample, Split};
+use super::data::{
+    DatasetOptions, EvalKernels, EvalPolicy, FaceDataset, FaceSource, Sample, Split,
+};
 use super::loss::normalize_channels;
 use super::metrics::{psnr, ssim};
 use crate::inference::{Restorer, signed_batch};
 use crate::model::teacher::{FACE_RESNET_FILE, FaceResnet, VGG16_FILE, Vgg16Features};
 use crate::model::tensors::{TensorFile, WeightFileError};
+use crate::pipeline::detect::FaceDetector;
+use burn::tensor::module::{avg_pool2d, interpolate};
+use burn::tensor::ops::{AvgPoolOptions, InterpolateMode, InterpolateOptions};
 
 /// LPIPS v0.1 linear heads for VGG (BSD-2, from the `lpips` package).
 pub const LPIPS_VGG_FILE: &str = "lpips_v0.1_vgg_lin.safetensors";
@@ -75,6 +80,7 @@ impl Metrics {
 
 /// Mean scores of one group of faces.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Scores {
     /// Faces in the group.
     pub count: usize,
@@ -86,16 +92,29 @@ pub struct Scores {
     pub identity: [f64; 2],
     /// LPIPS-like distance (uncalibrated) of input / output.
     pub lpips_like: [f64; 2],
+    /// Share of faces the face detector finds in the sharp face / the blurred input / the
+    /// output (paper Table 3); empty when detection was not run.
+    pub detected: Vec<f64>,
 }
 
+/// One face's scores: PSNR, SSIM, identity, LPIPS-like (input, output each), then detection
+/// (sharp, input, output) when it was run.
+type Row = ([f64; 8], Option<[bool; 3]>);
+
 impl Scores {
-    fn add(&mut self, other: &[f64; 8]) {
+    fn add(&mut self, (other, detected): &Row) {
         self.count += 1;
         for k in 0..2 {
             self.psnr[k] += other[k];
             self.ssim[k] += other[2 + k];
             self.identity[k] += other[4 + k];
             self.lpips_like[k] += other[6 + k];
+        }
+        if let Some(found) = detected {
+            self.detected.resize(3, 0.0);
+            for (sum, hit) in self.detected.iter_mut().zip(found) {
+                *sum += f64::from(u8::from(*hit));
+            }
         }
     }
 
@@ -109,11 +128,13 @@ impl Scores {
         ] {
             arr.iter_mut().for_each(|v| *v /= n);
         }
+        self.detected.iter_mut().for_each(|v| *v /= n);
     }
 }
 
-/// Scores of one test set, overall and per kernel size.
+/// Scores of one test set, overall, per kernel size and per blur family.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct SetReport {
     /// E.g. "CelebA test".
     pub name: String,
@@ -121,6 +142,57 @@ pub struct SetReport {
     pub overall: Scores,
     /// By kernel size (0 = no blur).
     pub by_kernel_size: BTreeMap<usize, Scores>,
+    /// By blur family (`recorded shake`, `synthetic shake`, `defocus`, `gaussian`).
+    pub by_family: BTreeMap<String, Scores>,
+    /// Side the model ran at (faces larger than it are restored as the photo pipeline does:
+    /// downscaled, restored, and the change upscaled onto the input).
+    pub work_size: usize,
+}
+
+/// How [`evaluate_set`] runs.
+#[derive(Default)]
+pub struct EvalOptions<'a> {
+    /// Largest side the model runs at (0 = always the face's own size). Larger faces must be
+    /// a whole multiple of it.
+    pub work_size: usize,
+    /// Face detector for the detection rates (none = not measured).
+    pub detector: Option<&'a FaceDetector>,
+}
+
+/// Restores a `[B, 3, S, S]` signed batch at `work` px as the photo pipeline does: area
+/// downscale to `work`, restore, bilinear-upscale the change and add it to the input. Faces
+/// of at most `work` px (or `work` 0) are restored directly.
+pub fn restore_at_work_size(restorer: &Restorer, blurred: Tensor<4>, work: usize) -> Tensor<4> {
+    let [_, _, h, w] = blurred.dims();
+    if work == 0 || h.max(w) <= work {
+        return restorer.forward_signed(blurred);
+    }
+    let factor = h / work;
+    assert!(
+        h == w && factor * work == h,
+        "faces of {h}×{w} cannot be restored at {work} px: the side must be a multiple"
+    );
+    let small = avg_pool2d(blurred.clone(), AvgPoolOptions::new([factor, factor]));
+    let change = restorer.forward_signed(small.clone()) - small;
+    let up = interpolate(
+        change,
+        InterpolateOptions::new(InterpolateMode::Bilinear)
+            .with_align_corners(false)
+            .with_output_size([h, w]),
+    );
+    (blurred + up).clamp(-1.0, 1.0)
+}
+
+/// Whether the detector finds a face in a CHW [0, 1] image.
+fn has_face(detector: &FaceDetector, chw_unit: &[f32], size: usize) -> bool {
+    let plane = size * size;
+    let rgb = image::RgbImage::from_fn(size as u32, size as u32, |x, y| {
+        let i = y as usize * size + x as usize;
+        image::Rgb(std::array::from_fn(|c| {
+            (chw_unit[c * plane + i].clamp(0.0, 1.0) * 255.0).round() as u8
+        }))
+    });
+    !detector.detect(&rgb).is_empty()
 }
 
 /// Evaluate `restorer` on `samples`.
@@ -129,10 +201,12 @@ pub fn evaluate_set(
     restorer: &Restorer,
     metrics: &Metrics,
     samples: &[Sample],
+    options: &EvalOptions,
 ) -> SetReport {
     let device = restorer.device().clone();
     let mut report = SetReport {
         name: name.into(),
+        work_size: options.work_size,
         ..Default::default()
     };
     for chunk in samples.chunks(8) {
@@ -144,7 +218,7 @@ pub fn evaluate_set(
         };
         let blurred = stack(&|s| &s.blurred);
         let sharp = stack(&|s| &s.sharp);
-        let restored = restorer.forward_signed(blurred.clone());
+        let restored = restore_at_work_size(restorer, blurred.clone(), options.work_size);
         let id_in = metrics.identity_distance(blurred.clone(), sharp.clone());
         let id_out = metrics.identity_distance(restored.clone(), sharp.clone());
         let lp_in = metrics.lpips_like(blurred, sharp.clone());
@@ -159,7 +233,7 @@ pub fn evaluate_set(
         let plane = 3 * size * size;
         for (k, s) in chunk.iter().enumerate() {
             let o = &out[k * plane..(k + 1) * plane];
-            let row = [
+            let scores = [
                 psnr(&s.blurred, &s.sharp, 3, size, size),
                 psnr(o, &s.sharp, 3, size, size),
                 ssim(&s.blurred, &s.sharp, 3, size, size),
@@ -169,16 +243,30 @@ pub fn evaluate_set(
                 lp_in[k] as f64,
                 lp_out[k] as f64,
             ];
+            let detected = options.detector.map(|d| {
+                [
+                    has_face(d, &s.sharp, size),
+                    has_face(d, &s.blurred, size),
+                    has_face(d, o, size),
+                ]
+            });
+            let row = (scores, detected);
             report.overall.add(&row);
             report
                 .by_kernel_size
                 .entry(s.kernel_size)
                 .or_default()
                 .add(&row);
+            report
+                .by_family
+                .entry(s.kernel_family.to_string())
+                .or_default()
+                .add(&row);
         }
     }
     report.overall.finish();
     report.by_kernel_size.values_mut().for_each(Scores::finish);
+    report.by_family.values_mut().for_each(Scores::finish);
     report
 }
 
@@ -206,20 +294,74 @@ pub fn test_sets(
     Ok(sets)
 }
 
+/// Noise of the use-matched sets: σ = 2/255.
+pub const USE_NOISE_SIGMA: f32 = 2.0 / 255.0;
+
+/// The use-matched test sets: CelebA test and held-out UTKFace faces together, `count` per set,
+/// in two framings (the CLI detector's crop and FFHQ/CelebA-HQ's whole-head alignment) at 128²
+/// and 256² (blur scaled with the face), noise σ = 2/255; the four blur families (held-out
+/// recorded shake, fresh synthetic shake, defocus, Gaussian) in rotation within each set.
+pub fn use_matched_sets(
+    data_dir: &Path,
+    kernels: &Path,
+    count: usize,
+    seed: u64,
+    sizes: &[usize],
+) -> Result<Vec<(String, Vec<Sample>)>> {
+    let recorded = Arc::new(RecordedKernels::load(kernels).context("loading recorded kernels")?);
+    let mut sets = Vec::new();
+    for &size in sizes {
+        let opts = DatasetOptions {
+            size,
+            ..DatasetOptions::training(Some(recorded.clone()))
+        };
+        let ds = FaceDataset::new(
+            data_dir,
+            Split::Test,
+            &[FaceSource::CelebA, FaceSource::UtkFace],
+            opts,
+        )?;
+        for (framing_name, framing) in [("detector crop", 0.0), ("FFHQ framing", 1.0)] {
+            let policy = EvalPolicy {
+                kernels: EvalKernels::Families,
+                noise_sigma: USE_NOISE_SIGMA,
+                jpeg_quality: None,
+                framing,
+                kernel_scale: size as f64 / 128.0,
+            };
+            sets.push((
+                format!("{framing_name} {size}²"),
+                ds.eval_set(count, seed, &policy)?,
+            ));
+        }
+    }
+    Ok(sets)
+}
+
 /// A Markdown table of the reports.
 pub fn markdown(reports: &[SetReport]) -> String {
     let mut s = String::from(
-        "| set | kernel | faces | PSNR in → out (dB) | SSIM in → out | identity dist. in → out | LPIPS-like in → out |\n|---|---|---|---|---|---|---|\n",
+        "| set | blur | faces | PSNR in → out (dB) | gain (dB) | SSIM in → out | identity dist. in → out | LPIPS-like in → out | detected sharp / in / out |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in reports {
         let mut row = |label: String, sc: &Scores| {
+            let detected = match sc.detected.as_slice() {
+                [sharp, input, output] => format!(
+                    "{:.0} / {:.0} / {:.0} %",
+                    100.0 * sharp,
+                    100.0 * input,
+                    100.0 * output
+                ),
+                _ => "–".into(),
+            };
             s.push_str(&format!(
-                "| {} | {} | {} | {:.2} → {:.2} | {:.3} → {:.3} | {:.3} → {:.3} | {:.3} → {:.3} |\n",
+                "| {} | {} | {} | {:.2} → {:.2} | {:+.2} | {:.3} → {:.3} | {:.3} → {:.3} | {:.3} → {:.3} | {detected} |\n",
                 r.name,
                 label,
                 sc.count,
                 sc.psnr[0],
                 sc.psnr[1],
+                sc.psnr[1] - sc.psnr[0],
                 sc.ssim[0],
                 sc.ssim[1],
                 sc.identity[0],
@@ -229,6 +371,12 @@ pub fn markdown(reports: &[SetReport]) -> String {
             ));
         };
         row("all".into(), &r.overall);
+        if r.by_family.len() > 2 {
+            for (family, sc) in &r.by_family {
+                row(family.clone(), sc);
+            }
+            continue;
+        }
         for (k, sc) in &r.by_kernel_size {
             row(
                 if *k == 0 {

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod font;
 pub mod loss;
 pub mod metrics;
+pub mod real_grid;
 pub mod report;
 pub mod run;
 pub mod trainer;

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::blur::RecordedKernels;
 use super::checkpoint::{self, LossPoint, ValidationPoint};
-use super::config::TrainConfig;
+use super::config::{DataMix, TrainConfig};
 use super::data::{
     DatasetOptions, EvalKernels, EvalPolicy, FaceDataset, FaceSource, LoaderOptions, Sample, Split,
     recorded_kernels_path, spawn_loader,
@@ -81,7 +81,10 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
         RecordedKernels::load(&recorded_kernels_path(&config.data_dir))
             .context("loading recorded blur kernels")?,
     );
-    let mut opts = DatasetOptions::training(Some(recorded.clone()));
+    let mut opts = match config.data {
+        DataMix::Training => DatasetOptions::training(Some(recorded.clone())),
+        DataMix::Photo => DatasetOptions::photo(Some(recorded.clone())),
+    };
     opts.size = config.image_size;
     opts.crop = (config.crop > 0).then_some(config.crop);
     let sources = [FaceSource::CelebA, FaceSource::UtkFace];
@@ -92,13 +95,42 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
         opts.clone(),
     )?);
     let val = FaceDataset::new(&config.data_dir, Split::Val, &sources, opts)?;
-    // Validation blurs with fresh synthetic kernels only: the held-out recorded kernels stay
-    // unseen until the final evaluation.
-    let val_policy = EvalPolicy {
-        kernels: EvalKernels::Synthetic,
-        ..EvalPolicy::default()
+    // Validation blurs with fresh synthetic kernels only (no recorded ones: the held-out
+    // recorded kernels stay unseen until the final evaluation).
+    let val_set = match config.data {
+        DataMix::Training => val.eval_set(
+            config.validation_faces,
+            config.seed,
+            &EvalPolicy {
+                kernels: EvalKernels::Synthetic,
+                ..EvalPolicy::default()
+            },
+        )?,
+        DataMix::Photo => {
+            // Synthetic shake, defocus and Gaussian in turn, half in each framing, σ 2/255.
+            let mut set = Vec::new();
+            for (part, framing) in [0.0, 1.0].into_iter().enumerate() {
+                for (k, kernels) in [
+                    EvalKernels::Synthetic,
+                    EvalKernels::Defocus,
+                    EvalKernels::Gaussian,
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    let policy = EvalPolicy {
+                        kernels,
+                        noise_sigma: super::eval::USE_NOISE_SIGMA,
+                        framing,
+                        ..EvalPolicy::default()
+                    };
+                    let seed = config.seed.wrapping_add((part * 3 + k) as u64);
+                    set.extend(val.eval_set(config.validation_faces / 6, seed, &policy)?);
+                }
+            }
+            set
+        }
     };
-    let val_set = val.eval_set(config.validation_faces, config.seed, &val_policy)?;
     tracing::info!(
         "{} training faces, {} validation faces",
         train.len(),

@@ -2,6 +2,7 @@
 //! then the generator step on 𝓛_G = 𝓛_pixel + λ_adv 𝓛_G,adv + λ_prior 𝓛_prior (eq. 10).
 
 use burn::module::Module;
+use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
@@ -29,8 +30,11 @@ pub struct Trainer {
     device: Device,
 }
 
-fn adam() -> AdamConfig {
-    AdamConfig::new().with_beta_1(0.9).with_beta_2(0.999)
+fn adam(clip_norm: Option<f64>) -> AdamConfig {
+    AdamConfig::new()
+        .with_beta_1(0.9)
+        .with_beta_2(0.999)
+        .with_grad_clipping(clip_norm.map(|n| GradientClippingConfig::Norm(n as f32)))
 }
 
 impl Trainer {
@@ -48,13 +52,15 @@ impl Trainer {
             .variant
             .adversarial()
             .then(|| config.discriminator_config().init(&device));
-        let optim_d = discriminator.as_ref().map(|_| adam().init());
+        let optim_d = discriminator
+            .as_ref()
+            .map(|_| adam(config.grad_clip_norm).init());
         Self {
             generator,
             optim_d,
             discriminator,
             teacher,
-            optim_g: adam().init(),
+            optim_g: adam(config.grad_clip_norm).init(),
             state: RunState::default(),
             device,
             config,
@@ -77,9 +83,11 @@ impl Trainer {
         let lr_d = self.config.lr_discriminator * factor;
 
         let out = self.generator.forward(blurred);
+        // In the pixel-only phase neither the teacher, the prior loss nor 𝒟^C takes part.
+        let adversarial_phase = self.config.adversarial_phase(self.state.step);
         // Ground-truth priors P of the sharp face: constants (no graph).
         let teacher_priors: Vec<Tensor<4>> = match &self.teacher {
-            Some(t) if !out.priors.is_empty() => t
+            Some(t) if !out.priors.is_empty() && adversarial_phase => t
                 .priors(sharp_plain)
                 .into_iter()
                 .map(|p| p.to_device(&self.device))
@@ -89,7 +97,10 @@ impl Trainer {
 
         // 𝒟^C step (eq. 6) on detached estimates.
         let mut d_loss_value = 0.0;
-        if let (Some(d), Some(optim_d)) = (self.discriminator.take(), self.optim_d.as_mut()) {
+        if let (Some(d), Some(optim_d)) = (
+            self.discriminator.take_if(|_| adversarial_phase),
+            self.optim_d.as_mut(),
+        ) {
             let fake: Vec<Tensor<4>> = out.priors.iter().map(|p| p.clone().detach()).collect();
             let d_loss = loss::discriminator_loss(d.forward(&teacher_priors), d.forward(&fake));
             d_loss_value = scalar(&d_loss);
@@ -102,12 +113,12 @@ impl Trainer {
         let mut total = pixel.clone();
         let mut prior_value = 0.0;
         let mut adv_value = 0.0;
-        if !out.priors.is_empty() {
+        if !out.priors.is_empty() && adversarial_phase {
             let prior = loss::prior_loss(&teacher_priors, &out.priors, self.discriminator.as_ref());
             prior_value = scalar(&prior);
             total = total + prior.mul_scalar(self.config.lambda_prior);
         }
-        if let Some(d) = &self.discriminator {
+        if let Some(d) = self.discriminator.as_ref().filter(|_| adversarial_phase) {
             let adv = loss::generator_adversarial_loss(d.forward(&out.priors));
             adv_value = scalar(&adv);
             total = total + adv.mul_scalar(self.config.lambda_adv);

@@ -26,6 +26,39 @@ impl Kernel {
         self.data.iter().sum()
     }
 
+    /// The same blur `factor` times larger (for faces rendered `factor` times larger): the
+    /// weights resampled bilinearly about the centre into an odd square of side
+    /// ≈ `size · factor`, renormalised. `factor` 1 returns a copy.
+    pub fn upscaled(&self, factor: f64) -> Self {
+        assert!(factor >= 1.0, "upscale factor must be ≥ 1, got {factor}");
+        if factor == 1.0 {
+            return self.clone();
+        }
+        let size = ((self.size as f64 * factor).ceil() as usize) | 1;
+        let (half_in, half_out) = ((self.size / 2) as f64, (size / 2) as f64);
+        let at = |y: isize, x: isize| -> f32 {
+            let n = self.size as isize;
+            if (0..n).contains(&y) && (0..n).contains(&x) {
+                self.data[(y * n + x) as usize]
+            } else {
+                0.0
+            }
+        };
+        let mut data = vec![0.0f32; size * size];
+        for (idx, v) in data.iter_mut().enumerate() {
+            let sy = ((idx / size) as f64 - half_out) / factor + half_in;
+            let sx = ((idx % size) as f64 - half_out) / factor + half_in;
+            let (y0, x0) = (sy.floor(), sx.floor());
+            let (fy, fx) = ((sy - y0) as f32, (sx - x0) as f32);
+            let (y0, x0) = (y0 as isize, x0 as isize);
+            *v = (1.0 - fy) * ((1.0 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
+                + fy * ((1.0 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
+        }
+        let total: f32 = data.iter().sum();
+        data.iter_mut().for_each(|v| *v /= total);
+        Self { size, data }
+    }
+
     /// Embeds an `h × w` row-major kernel in the smallest odd square whose centre pixel is
     /// within half a pixel of the kernel's centre of mass (integer shift only, so the weights
     /// are unchanged), then renormalises it to sum 1. Errors on negative weights or zero sum.

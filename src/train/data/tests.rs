@@ -336,3 +336,115 @@ fn batch_timing() {
         start.elapsed().as_secs_f64() * 1e3 / n as f64
     );
 }
+
+#[test]
+fn framing_interpolates_from_the_tight_window_to_ffhq() {
+    let tight = CELEBA_WINDOW;
+    assert_eq!(tight.framed(0.0), tight);
+    let ffhq = tight.framed(1.0);
+    assert!((ffhq.side - tight.side * FFHQ_SIDE_FACTOR).abs() < 1e-9);
+    assert!((ffhq.cy - (tight.cy - FFHQ_RAISE * tight.side)).abs() < 1e-9);
+    assert_eq!(ffhq.cx, tight.cx);
+    // The FFHQ framing of an aligned CelebA photo fits inside it (no padding needed).
+    let (left, top) = (ffhq.cx - ffhq.side / 2.0, ffhq.cy - ffhq.side / 2.0);
+    assert!(left >= 0.0 && top >= 0.0, "{ffhq:?}");
+    assert!(
+        left + ffhq.side <= 178.0 && top + ffhq.side <= 218.0,
+        "{ffhq:?}"
+    );
+}
+
+#[test]
+fn windows_past_the_photo_edge_show_its_mirror_image() {
+    let src = random_source(12, 10, 3);
+    // A window twice the photo's width, centred: the outer quarters mirror the photo.
+    let window = Window {
+        cx: 6.0,
+        cy: 5.0,
+        side: 24.0,
+    };
+    let out = render_window(&src, window, 24, 0, &Jitter::IDENTITY);
+    let at = |img: &[f32], side: usize, x: usize, y: usize| img[y * side + x];
+    let src_at = |x: usize, y: usize| src.hwc_unit[(y * src.width + x) * 3];
+    // Output column 5 is photo column 0 (window starts at −6), column 4 mirrors it.
+    assert!((at(&out, 24, 6, 12) - src_at(0, 5)).abs() < 1e-6);
+    assert!((at(&out, 24, 5, 12) - src_at(0, 5)).abs() < 1e-6);
+    assert!((at(&out, 24, 4, 12) - src_at(1, 5)).abs() < 1e-6);
+}
+
+#[test]
+fn use_matched_eval_sets_rotate_families_and_scale_the_blur() {
+    let Some(root) = data_root() else { return };
+    let opts = DatasetOptions {
+        size: 256,
+        ..DatasetOptions::training(Some(recorded(&root)))
+    };
+    let ds = FaceDataset::new(&root, Split::Test, &[FaceSource::CelebA], opts).unwrap();
+    let policy = EvalPolicy {
+        kernels: EvalKernels::Families,
+        noise_sigma: 2.0 / 255.0,
+        framing: 1.0,
+        kernel_scale: 2.0,
+        jpeg_quality: None,
+    };
+    let set = ds.eval_set(8, 5, &policy).unwrap();
+    let families: Vec<&str> = set.iter().map(|s| s.kernel_family).collect();
+    assert_eq!(
+        families,
+        [
+            "recorded shake",
+            "synthetic shake",
+            "defocus",
+            "gaussian",
+            "recorded shake",
+            "synthetic shake",
+            "defocus",
+            "gaussian"
+        ]
+    );
+    let labels: Vec<&str> = set.iter().map(|s| s.kernel_label.as_str()).collect();
+    assert_eq!(labels[0], "kair12_00");
+    assert_eq!(labels[1], "synthetic_27", "13 px at 128² → 27 px at 256²");
+    assert_eq!(labels[2], "defocus_r4.0");
+    assert_eq!(labels[3], "gaussian_s3.0");
+    assert_eq!(set[0].kernel_size, 51, "the 25-px recorded kernel doubled");
+    for s in &set {
+        assert_eq!(s.size, 256);
+        assert_eq!(s.sharp.len(), 3 * 256 * 256);
+        assert!(in_unit_range(&s.blurred));
+    }
+    // Tight and FFHQ framings of the same face differ.
+    let tight = ds
+        .eval_set(
+            1,
+            5,
+            &EvalPolicy {
+                framing: 0.0,
+                ..policy
+            },
+        )
+        .unwrap();
+    assert_ne!(tight[0].sharp, set[0].sharp);
+}
+
+#[test]
+fn photo_mix_draws_every_blur_family() {
+    let Some(root) = data_root() else { return };
+    let cfg = DegradationConfig::photo(Some(recorded(&root)));
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut counts = std::collections::BTreeMap::new();
+    let n = 2000;
+    for _ in 0..n {
+        let p = sample_degradation(&mut rng, &cfg);
+        *counts.entry(p.source.family()).or_insert(0usize) += 1;
+        if let Some(k) = &p.kernel {
+            assert!((k.sum() - 1.0).abs() < 1e-4);
+        }
+    }
+    let share = |f: &str| counts.get(f).copied().unwrap_or(0) as f32 / n as f32;
+    assert!((share("none") - 0.05).abs() < 0.02, "{counts:?}");
+    assert!((share("recorded shake") - 0.20).abs() < 0.03, "{counts:?}");
+    assert!((share("defocus") - 0.18).abs() < 0.03, "{counts:?}");
+    assert!((share("gaussian") - 0.12).abs() < 0.03, "{counts:?}");
+    assert!((share("synthetic shake") - 0.45).abs() < 0.03, "{counts:?}");
+}

@@ -53,6 +53,9 @@ pub struct Jitter {
     pub contrast: f32,
     /// Saturation factor around each pixel's luminance (1 = unchanged).
     pub saturation: f32,
+    /// Face framing: 0 = the tight window (like the CLI's detector crops), 1 = the whole-head
+    /// framing of FFHQ/CelebA-HQ aligned faces ([`Window::framed`]).
+    pub framing: f64,
 }
 
 impl Jitter {
@@ -65,7 +68,28 @@ impl Jitter {
         brightness: 1.0,
         contrast: 1.0,
         saturation: 1.0,
+        framing: 0.0,
     };
+}
+
+/// Side of the FFHQ/CelebA-HQ framing relative to the tight window. FFHQ's alignment crops a
+/// square of side 2·max(2·eye distance, 1.8·eye-to-mouth distance) centred 0.1·eye-to-mouth
+/// below the eyes; with the tight window's eyes at 33 % and mouth at 69 % of its height and an
+/// eye distance of 32 % of its side (CelebA window and UTKFace chips alike) that is 1.30 sides…
+pub const FFHQ_SIDE_FACTOR: f64 = 1.30;
+/// …centred 0.136 tight-window sides higher.
+pub const FFHQ_RAISE: f64 = 0.136;
+
+impl Window {
+    /// This (tight) window reframed: `framing` 0 keeps it, 1 gives the FFHQ-style whole-head
+    /// framing, values in between (or slightly outside) interpolate linearly.
+    pub fn framed(self, framing: f64) -> Self {
+        Self {
+            cx: self.cx,
+            cy: self.cy - FFHQ_RAISE * framing * self.side,
+            side: self.side * (1.0 + (FFHQ_SIDE_FACTOR - 1.0) * framing),
+        }
+    }
 }
 
 /// Ranges of the training augmentation (each jitter is drawn uniformly in ±range).
@@ -81,6 +105,8 @@ pub struct AugmentConfig {
     pub max_rotation_deg: f64,
     /// Relative brightness, contrast and saturation range, e.g. 0.05 for ±5 %.
     pub max_colour: f32,
+    /// Range of [`Jitter::framing`] (drawn uniformly; (0, 0) = always the tight window).
+    pub framing_range: (f64, f64),
 }
 
 impl Default for AugmentConfig {
@@ -92,6 +118,7 @@ impl Default for AugmentConfig {
             max_shift_px: 4.0,
             max_rotation_deg: 5.0,
             max_colour: 0.05,
+            framing_range: (0.0, 0.0),
         }
     }
 }
@@ -114,7 +141,16 @@ impl AugmentConfig {
         let contrast = (1.0 + sym(c)) as f32;
         let saturation = (1.0 + sym(c)) as f32;
         let flip = self.flip && rng.random_bool(0.5);
+        // Drawn last and only when the range is not empty, so older configurations keep
+        // their exact random streams.
+        let (lo, hi) = self.framing_range;
+        let framing = if hi > lo {
+            rng.random_range(lo..=hi)
+        } else {
+            lo
+        };
         Jitter {
+            framing,
             flip,
             zoom,
             shift_px,
@@ -131,7 +167,8 @@ impl AugmentConfig {
 /// same scale (so a blur can be applied without padding artefacts). Geometric jitter is applied
 /// about the window centre. Resampling uses a triangle (tent) filter whose radius is the
 /// source-pixels-per-output-pixel ratio (at least 1), i.e. an antialiased bilinear resize;
-/// outside the photo the edge pixels are repeated.
+/// outside the photo it is mirrored. `jitter.framing` is not applied here: callers pass the
+/// window already [`Window::framed`].
 pub fn render_window(
     src: &SourceImage,
     window: Window,
@@ -188,16 +225,22 @@ fn tent_taps(pos: f64, radius: f64, n: usize, taps: &mut Vec<(usize, f32)>) {
     for i in first..=last {
         let wt = 1.0 - (i as f64 - pos).abs() / radius;
         if wt > 0.0 {
-            taps.push((i.clamp(0, n as isize - 1) as usize, wt as f32));
+            taps.push((mirror(i, n), wt as f32));
         }
     }
     if taps.is_empty() {
         // Only when `pos` sits exactly on a pixel with radius ≤ 1 rounding away all weights.
-        taps.push((
-            (pos.round() as isize).clamp(0, n as isize - 1) as usize,
-            1.0,
-        ));
+        taps.push((mirror(pos.round() as isize, n), 1.0));
     }
+}
+
+/// Index `i` mirrored into `0..n` (edge pixel repeated once: `-1 → 0`, `n → n - 1`), so
+/// windows reaching past the photo show a reflection of it rather than smeared edge pixels.
+fn mirror(i: isize, n: usize) -> usize {
+    let n = n as isize;
+    let period = 2 * n;
+    let m = i.rem_euclid(period);
+    (if m < n { m } else { period - 1 - m }) as usize
 }
 
 /// Applies brightness, contrast (about the image's mean BT.601 luminance) and saturation
