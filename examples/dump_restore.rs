@@ -130,13 +130,13 @@ fn save_random(config: &str, path: &Path) -> Result<()> {
 
 /// `--train-step RUNS`: times forward + L1 + backward + Adam of the generator.
 fn time_train_step(weights_path: Option<&Path>, shape: [usize; 4], runs: usize) -> Result<()> {
-    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+    use burn::optim::{AdamConfig, GradientsParams};
     let device = Device::flex().autodiff();
     let loaded = match weights_path {
         Some(path) => weights::load(path, &device)?,
         None => weights::load_shipped(&device)?,
     };
-    let mut generator = loaded.generator;
+    let mut generator = loaded.modules.generator;
     let mut optim = AdamConfig::new().init();
     let uniform = burn::tensor::Distribution::Uniform(-1.0, 1.0);
     let x = Tensor::<4>::random(shape, uniform, &device);

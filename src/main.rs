@@ -11,6 +11,7 @@ use face_deblur::train::config::TrainConfig;
 #[command(
     name = "face-deblur",
     version,
+    long_version = face_deblur::weights::PROVENANCE,
     about = "Restore blurred faces in photos (DFPGnet)"
 )]
 struct Cli {
@@ -125,9 +126,10 @@ enum Command {
         /// Weight file (default: the shipped weights).
         #[arg(long)]
         weights: Option<PathBuf>,
-        /// Folder with the face ResNet (identity check and teacher features).
-        #[arg(long, default_value = "../shared/weights")]
-        teacher_weights: PathBuf,
+        /// Folder with the teacher nets for the identity check and teacher features
+        /// (default: the face ResNet embedded in the binary).
+        #[arg(long)]
+        teacher_weights: Option<PathBuf>,
     },
     /// Train the degradation representation encoder (DRE) for DAFI by momentum contrast.
     TrainDre {
@@ -307,7 +309,7 @@ fn main() -> ExitCode {
             screenshot,
             backend: backend.map(|b| backend_choice(Some(b))),
             weights,
-            teacher_dir: Some(teacher_weights),
+            teacher_dir: teacher_weights,
             ..Default::default()
         }),
         None => face_deblur::app::run_app(face_deblur::app::AppOptions::default()),

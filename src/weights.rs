@@ -289,3 +289,38 @@ static SHIPPED: &[u8] = include_bytes!("../weights/dfpgnet-compact.safetensors")
 pub fn load_shipped(device: &Device) -> Result<LoadedWeights, WeightsError> {
     load_bytes(Path::new(SHIPPED_FILE), SHIPPED.to_vec(), device)
 }
+
+/// File name of the shipped face-recognition ResNet (dlib's, via face-api.js; CC0/MIT; see
+/// `weights/README.md`): the identity check and the `face_resnet` teacher's features.
+pub const FACE_RESNET_SHIPPED_FILE: &str =
+    "weights/faceapi_face_recognition_resnet.f16.safetensors";
+
+/// The shipped face ResNet, embedded at build time (load it with
+/// [`crate::model::teacher::FaceResnet::shipped`]).
+pub static FACE_RESNET_SHIPPED: &[u8] =
+    include_bytes!("../weights/faceapi_face_recognition_resnet.f16.safetensors");
+
+/// The crate version and the provenance of the embedded weight files (steps, size, SHA-256),
+/// measured by `build.rs`, which also refuses to build with a truncated, mismatched or untrained
+/// file or a Git LFS pointer. Printed by `face-deblur --version` and the app's Help menu.
+pub const PROVENANCE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nembedded weights:\n  ",
+    env!("FACE_DEBLUR_GENERATOR_FILE"),
+    ": ",
+    env!("FACE_DEBLUR_GENERATOR_TRAINED_STEPS"),
+    " steps, teacher ",
+    env!("FACE_DEBLUR_GENERATOR_TEACHER"),
+    ", ",
+    env!("FACE_DEBLUR_GENERATOR_BYTES"),
+    " bytes, sha256 ",
+    env!("FACE_DEBLUR_GENERATOR_SHA256"),
+    "\n    (",
+    env!("FACE_DEBLUR_GENERATOR_NOTES"),
+    ")\n  ",
+    env!("FACE_DEBLUR_FACE_RESNET_FILE"),
+    ": dlib face-recognition ResNet (CC0) via face-api.js (MIT), ",
+    env!("FACE_DEBLUR_FACE_RESNET_BYTES"),
+    " bytes, sha256 ",
+    env!("FACE_DEBLUR_FACE_RESNET_SHA256"),
+);

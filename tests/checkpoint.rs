@@ -44,6 +44,11 @@ fn resume_from_checkpoint_continues_identically() {
     checkpoint::save(&out, &a.generator, None, &a.optim_g, None, &a.state).unwrap();
 
     let fresh = trainer(&device);
+    assert_ne!(
+        output(&fresh, &blurred),
+        output(&a, &blurred),
+        "the trained run must differ from a fresh one, else resuming proves nothing"
+    );
     let loaded = checkpoint::load(
         &out,
         fresh.generator.clone(),

@@ -105,13 +105,24 @@ fn restore_reports_bad_files_and_processes_the_rest() {
             "{good} changed size"
         );
     }
-    for bad in ["x_truncated.jpg", "x_empty.jpg", "x_text.png", "x_bomb.png"] {
+    // Each bad file gets one error line that names it and says what is wrong with it.
+    for (bad, reason) in [
+        ("x_truncated.jpg", "cannot decode the image"),
+        ("x_empty.jpg", "the file is empty"),
+        ("x_text.png", "unsupported"),
+        ("x_bomb.png", "too large (20000×20000)"),
+    ] {
         assert!(!out.join(bad).exists(), "{bad} should not be written");
-        let line = stderr
+        let lines: Vec<&str> = stderr
             .lines()
-            .find(|l| l.starts_with("error:") && l.contains(bad))
-            .unwrap_or_else(|| panic!("no error line for {bad}:\n{stderr}"));
-        assert!(line.len() > bad.len() + 20, "unhelpful message: {line}");
+            .filter(|l| l.starts_with("error:") && l.contains(bad))
+            .collect();
+        assert_eq!(lines.len(), 1, "one error line for {bad}:\n{stderr}");
+        assert!(
+            lines[0].contains(reason),
+            "the error for {bad} does not say \"{reason}\": {}",
+            lines[0]
+        );
     }
     assert!(stderr.contains("6 of 10 photos restored"), "{stderr}");
     // The restored face differs from the input (trained weights), the alpha survives.
@@ -166,7 +177,12 @@ fn restore_detects_faces_in_a_whole_photo() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{stderr}");
-    assert!(stderr.contains("face"), "{stderr}");
+    // The photo shows an adult and a child (`tests/pipeline.rs`): the CLI reports both.
+    let report = stderr
+        .lines()
+        .find(|l| l.contains(" → "))
+        .unwrap_or_else(|| panic!("no result line:\n{stderr}"));
+    assert!(report.ends_with("(2 faces)"), "{report}");
     let a = image::open(&photo).unwrap().to_rgb8();
     let b = image::open(&out).unwrap().to_rgb8();
     assert_eq!(a.dimensions(), b.dimensions());

@@ -1,13 +1,14 @@
-//! The face-recognition ResNet reproduces the reference test vector of shared/weights.
+//! The face-recognition ResNet embedded in the binary reproduces the reference test vector
+//! shipped beside it in `weights/` (dlib-aligned chip of a public-domain NASA photo).
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use burn::prelude::*;
-use face_deblur::model::teacher::{FACE_RESNET_FILE, FaceResnet};
+use face_deblur::model::teacher::FaceResnet;
 use face_deblur::model::tensors::TensorFile;
 
-fn weights_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/weights")
+fn weights_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/weights"))
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
@@ -19,11 +20,11 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn face_resnet_reproduces_the_astronaut_test_vector() {
-    let dir = weights_dir();
     let device = Device::flex();
-    let net = FaceResnet::load(&dir.join(FACE_RESNET_FILE), &device).expect("load resnet");
-    let tv = TensorFile::open(&dir.join("faceapi_resnet_testvectors_astronaut.safetensors"))
-        .expect("test vectors");
+    let net = FaceResnet::shipped(&device).expect("load the embedded face ResNet");
+    let tv =
+        TensorFile::open(&weights_dir().join("faceapi_resnet_testvectors_astronaut.safetensors"))
+            .expect("test vectors");
     for (input, expected) in [
         ("input_rgb_u8_hwc", "expected_embedding"),
         ("input_blur_sigma2_rgb_u8_hwc", "expected_embedding_blur"),

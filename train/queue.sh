@@ -2,7 +2,7 @@
 # Runs the same-budget comparison runs one after another (issue #3 ablation, issue #6 variants):
 #   bash train/queue.sh BINARY [NAME...]   (names: dre b6 b6_seed2 dafi mmrb mmrb_dafi b1 b3 b4 b6_vgg16)
 # Each run trains into runs/cmp/NAME (resuming if a checkpoint is there) and is then evaluated
-# with `eval --faces 40` into runs/cmp/NAME/eval. Results are summarised by train/summarise.py.
+# with `eval --suite training --faces 40` into runs/cmp/NAME/eval. Results are summarised by train/summarise.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=$1; shift
@@ -17,6 +17,6 @@ for name in $names; do
   out=runs/cmp/$name
   resume=""; [ -f "$out/checkpoint/state.json" ] && resume=--resume
   "$bin" train --config "$config" --out "$out" --backend cpu $resume || continue
-  [ -f "$out/eval/eval.json" ] || "$bin" eval --weights "$out/best.safetensors" --faces 40 --out "$out/eval" --backend cpu
+  [ -f "$out/eval/eval.json" ] || "$bin" eval --suite training --weights "$out/best.safetensors" --faces 40 --out "$out/eval" --backend cpu
 done
 echo QUEUE_DONE

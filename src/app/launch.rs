@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow};
 
-use super::state::{FaceStatus, Level, ModelStatus};
+use super::state::{FaceStatus, Identity, Level, ModelStatus};
 use super::worker::ModelSource;
 use super::{Command, DeblurApp, Settings};
 use crate::inference::BackendChoice;
+use crate::model::teacher::SAME_PERSON_DISTANCE;
 
 /// How long the screenshot mode waits for restoration before it takes the picture anyway.
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -33,7 +34,8 @@ pub struct AppOptions {
     pub backend: Option<BackendChoice>,
     /// Weight file (default: the shipped weights).
     pub weights: Option<PathBuf>,
-    /// Folder with the face ResNet for identity and teacher features.
+    /// Folder with the teacher nets for identity and teacher features (`None` = the face
+    /// ResNet embedded in the binary).
     pub teacher_dir: Option<PathBuf>,
     /// Initial window size in points.
     pub window_size: [f32; 2],
@@ -46,7 +48,7 @@ impl Default for AppOptions {
             screenshot: None,
             backend: None,
             weights: None,
-            teacher_dir: Some(PathBuf::from("../shared/weights")),
+            teacher_dir: None,
             window_size: [1400.0, 900.0],
         }
     }
@@ -201,6 +203,9 @@ impl ScreenshotApp {
                         longest.as_secs_f64() * 1000.0
                     );
                 }
+                for line in face_lines(self.app.state()) {
+                    println!("{line}");
+                }
                 Phase::Settling(0)
             }
             Phase::Restoring => {
@@ -283,6 +288,38 @@ impl eframe::App for ScreenshotApp {
     fn persist_egui_memory(&self) -> bool {
         false
     }
+}
+
+/// One line per face for the screenshot mode's stdout: its identity distance (input vs restored,
+/// dlib embedding) or why there is none, so a script can check that the identity net ran.
+fn face_lines(state: &super::state::AppState) -> Vec<String> {
+    state
+        .faces
+        .iter()
+        .enumerate()
+        .map(|(i, face)| {
+            let n = i + 1;
+            match (&face.status, &face.result) {
+                (FaceStatus::Restored, Some(r)) => match &r.identity {
+                    Identity::Distance(d) => format!(
+                        "face {n}: restored in {:.2} s, identity distance {d:.3} ({})",
+                        r.seconds,
+                        if *d < SAME_PERSON_DISTANCE {
+                            "same person"
+                        } else {
+                            "may look like another person"
+                        }
+                    ),
+                    Identity::Unavailable(why) => format!(
+                        "face {n}: restored in {:.2} s, identity distance unavailable: {why}",
+                        r.seconds
+                    ),
+                },
+                (FaceStatus::Failed(e), _) => format!("face {n}: failed: {e}"),
+                (status, _) => format!("face {n}: not restored ({status:?})"),
+            }
+        })
+        .collect()
 }
 
 /// Write an egui screenshot as an RGB PNG (atomically).

@@ -66,14 +66,8 @@ impl Models {
             .as_ref()
             .map(|r| r.info().teacher)
             .unwrap_or(TeacherKind::FaceResnet);
-        let (teacher, identity_net, identity_error) = match &source.teacher_dir {
-            None => (
-                None,
-                None,
-                Some("no folder with the face ResNet given".into()),
-            ),
-            Some(dir) => load_teacher(kind, dir, &device),
-        };
+        let (teacher, identity_net, identity_error) =
+            load_teacher(kind, source.teacher_dir.as_deref(), &device);
         let models = Self {
             device,
             on_gpu: compute.is_gpu,
@@ -194,15 +188,33 @@ impl Models {
     }
 }
 
+/// The teacher of `kind` and the identity net: from `dir` when given, else the face ResNet
+/// embedded in the binary (the VGG16 teacher is not shipped: without `dir` a VGG16-trained model
+/// has no teacher rows in the inspector, but still an identity check).
 fn load_teacher(
     kind: TeacherKind,
-    dir: &Path,
+    dir: Option<&Path>,
     device: &Device,
 ) -> (Option<Teacher>, Option<FaceResnet>, Option<String>) {
-    let teacher = Teacher::load(kind, dir, device);
+    let teacher = match (dir, kind) {
+        (Some(dir), _) => Teacher::load(kind, dir, device).map_err(|e| e.to_string()),
+        (None, TeacherKind::FaceResnet) => FaceResnet::shipped(device)
+            .map(|net| Teacher::FaceResnet(Box::new(net)))
+            .map_err(|e| e.to_string()),
+        (None, TeacherKind::Vgg16) => {
+            Err("the VGG16 teacher is not shipped (`gui --teacher-weights DIR`)".into())
+        }
+    };
+    if let Err(e) = &teacher {
+        tracing::warn!("no teacher features in the inspector: {e}");
+    }
     let identity = match (&teacher, kind) {
         (Ok(_), TeacherKind::FaceResnet) => Ok(None),
-        _ => FaceResnet::load(&dir.join(FACE_RESNET_FILE), device).map(Some),
+        _ => match dir {
+            Some(dir) => FaceResnet::load(&dir.join(FACE_RESNET_FILE), device),
+            None => FaceResnet::shipped(device),
+        }
+        .map(Some),
     };
     match identity {
         Ok(net) => (teacher.ok(), net, None),

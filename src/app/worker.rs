@@ -30,7 +30,8 @@ pub struct ModelSource {
     pub backend: BackendChoice,
     /// Weight file (`None` = the shipped weights).
     pub weights: Option<PathBuf>,
-    /// Folder with the face ResNet (identity and teacher features); optional.
+    /// Folder with the teacher nets (face ResNet, VGG16) for identity and teacher features
+    /// (`None` = the face ResNet embedded in the binary).
     pub teacher_dir: Option<PathBuf>,
     /// egui's wgpu device registered with Burn, when the window has one the backend wants.
     pub shared_gpu: Option<super::gpu::SharedGpu>,

@@ -60,7 +60,7 @@ impl FaceBox {
 
 /// Detection settings.
 ///
-/// The defaults were tuned on `/work/shared/data/real` (`pipeline::shared_data`): every aligned
+/// The defaults were tuned on `shared/data/real` (`pipeline::shared_data`): every aligned
 /// face crop (104 of 104, blurred and old photos included) is found, as are all 29 faces of the
 /// 2732×1066 Solvay group photo; a threshold of 1.0 adds boxes on non-faces and on tiny
 /// background faces, and `max_side` 1280 misses two small faces of the Solvay photo.

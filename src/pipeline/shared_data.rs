@@ -1,7 +1,8 @@
-//! Detector measurements on the shared data (ignored tests; run by hand with
-//! `cargo test --release --lib pipeline::shared_data -- --ignored --nocapture`).
+//! Detector measurements on the research data (ignored tests; run by hand with
+//! `FACE_DEBLUR_SHARED=../shared cargo test --release --lib pipeline::shared_data -- --ignored
+//! --nocapture`).
 //!
-//! - `recall_on_shared_data`: per folder of `/work/shared/data/real`, faces found per whole
+//! - `recall_on_shared_data`: per folder of `$FACE_DEBLUR_SHARED/data/real`, faces found per whole
 //!   photo and the fraction of aligned face crops (one face each) where a face is found, at
 //!   several score thresholds.
 //! - `framing_on_training_crops`: where the detector box sits inside CelebA / UTKFace training
@@ -21,7 +22,10 @@ use super::crop::{DEFAULT_MARGIN, square_around};
 use super::detect::{DetectorConfig, FaceBox, FaceDetector};
 use super::io::load_photo;
 
-const REAL: &str = "/work/shared/data/real";
+/// `$FACE_DEBLUR_SHARED/data/real`: the real photos and aligned crops.
+fn real() -> PathBuf {
+    crate::shared::dir("data").join("real")
+}
 const THRESHOLDS: [f32; 5] = [0.5, 1.0, 2.0, 3.0, 3.85];
 
 fn image_files(dir: &Path) -> Vec<PathBuf> {
@@ -50,12 +54,12 @@ fn count_at(faces: &[FaceBox], threshold: f32) -> usize {
 }
 
 #[test]
-#[ignore = "needs /work/shared/data; prints measurements"]
+#[ignore = "needs FACE_DEBLUR_SHARED; prints measurements"]
 fn recall_on_shared_data() {
     let detector = permissive_detector();
     println!("defaults: {:?}", DetectorConfig::default());
     println!("thresholds: {THRESHOLDS:?}");
-    let mut folders: Vec<PathBuf> = std::fs::read_dir(REAL)
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(real())
         .unwrap()
         .filter_map(|e| Some(e.ok()?.path()))
         .collect();
@@ -114,24 +118,25 @@ fn recall_on_shared_data() {
 }
 
 #[test]
-#[ignore = "needs /work/shared/data; prints measurements"]
+#[ignore = "needs FACE_DEBLUR_SHARED; prints measurements"]
 fn framing_on_training_crops() {
     let detector = FaceDetector::new(DetectorConfig::default()).unwrap();
     let sets = [
-        ("celeba", "/work/shared/data/faces/celeba/test", true),
-        ("utkface", "/work/shared/data/faces/utkface", false),
+        ("celeba", "faces/celeba/test", true),
+        ("utkface", "faces/utkface", false),
     ];
-    for (name, root, nested) in sets {
+    for (name, sub, nested) in sets {
+        let root = crate::shared::dir("data").join(sub);
         let mut files = Vec::new();
         if nested {
-            for dir in std::fs::read_dir(root)
+            for dir in std::fs::read_dir(&root)
                 .unwrap()
                 .filter_map(|e| Some(e.ok()?.path()))
             {
                 files.extend(image_files(&dir));
             }
         } else {
-            files = image_files(Path::new(root));
+            files = image_files(&root);
         }
         files.sort();
         files.truncate(300);
@@ -189,12 +194,12 @@ fn draw_rect(image: &mut RgbImage, x0: i64, y0: i64, w: i64, h: i64, color: Rgb<
 }
 
 #[test]
-#[ignore = "needs /work/shared/data; writes PNGs to /tmp/face-deblur-detections"]
+#[ignore = "needs FACE_DEBLUR_SHARED; writes PNGs to /tmp/face-deblur-detections"]
 fn render_detections() {
     let detector = FaceDetector::new(DetectorConfig::default()).unwrap();
     let out_dir = Path::new("/tmp/face-deblur-detections");
     std::fs::create_dir_all(out_dir).unwrap();
-    for folder in std::fs::read_dir(REAL)
+    for folder in std::fs::read_dir(real())
         .unwrap()
         .filter_map(|e| Some(e.ok()?.path()))
     {
@@ -240,7 +245,7 @@ fn render_detections() {
     }
 }
 
-/// (source under `REAL`, destination under `assets/`, longest side after downscaling).
+/// (source under `real()`, destination under `assets/`, longest side after downscaling).
 const ASSETS: [(&str, &str, u32); 5] = [
     (
         "gfpgan/whole/Blake_Lively.jpg",
@@ -258,11 +263,11 @@ const ASSETS: [(&str, &str, u32); 5] = [
 ];
 
 #[test]
-#[ignore = "needs /work/shared/data; rewrites files in assets/"]
+#[ignore = "needs FACE_DEBLUR_SHARED; rewrites files in assets/"]
 fn make_assets() {
     let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
     for (source, destination, longest) in ASSETS {
-        let photo = load_photo(Path::new(REAL).join(source)).unwrap();
+        let photo = load_photo(real().join(source)).unwrap();
         let scale = (longest as f32 / photo.width().max(photo.height()) as f32).min(1.0);
         let (w, h) = (photo.width() as f32 * scale, photo.height() as f32 * scale);
         let filter = image::imageops::FilterType::Lanczos3;
@@ -290,11 +295,11 @@ fn make_assets() {
 }
 
 #[test]
-#[ignore = "needs /work/shared/data; writes to /tmp/face-deblur-roundtrip"]
+#[ignore = "needs FACE_DEBLUR_SHARED; writes to /tmp/face-deblur-roundtrip"]
 fn round_trip_real_photos() {
     let out_dir = Path::new("/tmp/face-deblur-roundtrip");
     std::fs::create_dir_all(out_dir).unwrap();
-    for folder in std::fs::read_dir(REAL)
+    for folder in std::fs::read_dir(real())
         .unwrap()
         .filter_map(|e| Some(e.ok()?.path()))
     {

@@ -105,6 +105,8 @@ pub fn menu_bar_ui(ui: &mut egui::Ui, view: &View<'_>, cmds: &mut Vec<Command>) 
                  Wheel or +/− zooms; drag with the right or middle button (or Space+drag) \
                  or use the arrow keys to pan; 0 fits the photo.",
             );
+            ui.separator();
+            ui.label(format!("face-deblur {}", crate::weights::PROVENANCE));
         });
     });
 }

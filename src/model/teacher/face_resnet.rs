@@ -2,7 +2,8 @@
 //! frozen: a deep-feature teacher (a face-recognition net, like the paper's VGGFace) and the
 //! 128-D identity embedding used to measure identity drift (distance < 0.6 = same person).
 //!
-//! Layer layout as in `shared/weights/README.md` §1.
+//! Layer layout and provenance in `weights/README.md`; the converted file ships in `weights/` and
+//! is embedded in the binary ([`FaceResnet::shipped`]).
 
 use std::path::Path;
 
@@ -14,7 +15,7 @@ use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 
 use crate::model::tensors::{TensorFile, WeightFileError};
 
-/// File name of the converted weights in `shared/weights`.
+/// File name of the converted weights (in `weights/`, and in `shared/weights`).
 pub const FACE_RESNET_FILE: &str = "faceapi_face_recognition_resnet.f16.safetensors";
 
 /// dlib's input mean (R, G, B on 0..255); inputs are `(x - mean) / 256`.
@@ -135,15 +136,33 @@ pub struct FaceResnet {
 impl FaceResnet {
     /// Load from the converted safetensors file.
     pub fn load(path: &Path, device: &Device) -> Result<Self, WeightFileError> {
-        let file = TensorFile::open(path)?;
+        Self::from_file(&TensorFile::open(path)?, device)
+    }
+
+    /// Load from the contents of a converted safetensors file (`path` names it in errors).
+    pub fn from_bytes(path: &Path, bytes: &[u8], device: &Device) -> Result<Self, WeightFileError> {
+        Self::from_file(&TensorFile::from_bytes(path, bytes)?, device)
+    }
+
+    /// The copy shipped in `weights/` and embedded in the binary (works from any folder).
+    pub fn shipped(device: &Device) -> Result<Self, WeightFileError> {
+        use crate::weights::{FACE_RESNET_SHIPPED, FACE_RESNET_SHIPPED_FILE};
+        Self::from_bytes(
+            Path::new(FACE_RESNET_SHIPPED_FILE),
+            FACE_RESNET_SHIPPED,
+            device,
+        )
+    }
+
+    fn from_file(file: &TensorFile, device: &Device) -> Result<Self, WeightFileError> {
         let group = |names: &[(&str, bool)]| {
             names
                 .iter()
-                .map(|(n, down)| Residual::load(&file, n, *down, device))
+                .map(|(n, down)| Residual::load(file, n, *down, device))
                 .collect::<Result<Vec<_>, _>>()
         };
         Ok(Self {
-            conv32_down: ConvScale::load(&file, "conv32_down", 2, 0, device)?,
+            conv32_down: ConvScale::load(file, "conv32_down", 2, 0, device)?,
             blocks32: group(&[
                 ("conv32_1", false),
                 ("conv32_2", false),

@@ -95,7 +95,7 @@ mod tests {
     fn disk_is_normalised_centred_and_round() {
         for radius in [0.5, 1.5, 3.2, 6.0] {
             let k = defocus_kernel(radius);
-            assert_eq!(k.size, 2 * (radius as f64).ceil() as usize + 1);
+            assert_eq!(k.size, 2 * radius.ceil() as usize + 1);
             assert!((k.sum() - 1.0).abs() < 1e-5);
             let (cy, cx) = centre_of_mass(&k);
             let half = (k.size / 2) as f64;

@@ -7,15 +7,9 @@ use rand_chacha::ChaCha8Rng;
 use super::kernel::reflect_index;
 use super::*;
 
-fn kernels_path() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/kernels/motion_kernels.safetensors");
-    if path.exists() {
-        Some(path)
-    } else {
-        println!("skipping: {} not found", path.display());
-        None
-    }
+/// The recorded kernels of the research data (tests using them are ignored without it).
+fn kernels_path() -> PathBuf {
+    crate::shared::dir("data").join("kernels/motion_kernels.safetensors")
 }
 
 fn random_image(rng: &mut ChaCha8Rng, c: usize, h: usize, w: usize) -> Vec<f32> {
@@ -229,8 +223,12 @@ fn degradation_shares_are_respected() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs FACE_DEBLUR_SHARED=path/to/shared (research data, not in the repository)"
+)]
 fn recorded_kernels_load_and_split() {
-    let Some(path) = kernels_path() else { return };
+    let path = kernels_path();
     let rec = RecordedKernels::load(&path).unwrap();
     assert_eq!(rec.len(), 39);
     assert_eq!(rec.names.len(), 39);

@@ -6,15 +6,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::*;
 
-/// The shared data root, or `None` (with a message) when it is not there.
-fn data_root() -> Option<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data");
-    if root.join("faces").exists() {
-        Some(root)
-    } else {
-        println!("skipping: {} not found", root.display());
-        None
-    }
+/// The research data root, `$FACE_DEBLUR_SHARED/data` (tests using it are ignored without it).
+fn data_root() -> PathBuf {
+    crate::shared::dir("data")
 }
 
 fn recorded(root: &Path) -> Arc<RecordedKernels> {
@@ -167,10 +161,14 @@ fn colour_jitter_identity_is_a_no_op_and_brightness_brightens() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs FACE_DEBLUR_SHARED=path/to/shared (research data, not in the repository)"
+)]
 fn utkface_split_is_fixed_and_about_80_10_10() {
     assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
     assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-    let Some(root) = data_root() else { return };
+    let root = data_root();
     let lens: Vec<usize> = [Split::Train, Split::Val, Split::Test]
         .iter()
         .map(|&s| dataset(&root, s, &[FaceSource::UtkFace], None).len())
@@ -192,8 +190,12 @@ fn utkface_split_is_fixed_and_about_80_10_10() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs FACE_DEBLUR_SHARED=path/to/shared (research data, not in the repository)"
+)]
 fn splits_are_disjoint_and_sorted() {
-    let Some(root) = data_root() else { return };
+    let root = data_root();
     let both = [FaceSource::CelebA, FaceSource::UtkFace];
     let mut seen: HashSet<PathBuf> = HashSet::new();
     let mut celeba_identities: Vec<HashSet<String>> = Vec::new();
@@ -230,8 +232,12 @@ fn splits_are_disjoint_and_sorted() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs FACE_DEBLUR_SHARED=path/to/shared (research data, not in the repository)"
+)]
 fn samples_are_deterministic_in_range_and_shaped() {
-    let Some(root) = data_root() else { return };
+    let root = data_root();
     let ds = dataset(&root, Split::Train, &[FaceSource::CelebA], Some(64));
     let draw = |seed: u64, augment: bool| {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -261,8 +267,12 @@ fn samples_are_deterministic_in_range_and_shaped() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs FACE_DEBLUR_SHARED=path/to/shared (research data, not in the repository)"
+)]
 fn batches_stack_samples_and_loader_is_deterministic() {
-    let Some(root) = data_root() else { return };
+    let root = data_root();
     let ds = Arc::new(dataset(&root, Split::Val, &[FaceSource::CelebA], None));
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let batch = ds.batch(&[0, 1, 2], &mut rng, true).unwrap();
@@ -281,8 +291,12 @@ fn batches_stack_samples_and_loader_is_deterministic() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs FACE_DEBLUR_SHARED=path/to/shared (research data, not in the repository)"
+)]
 fn eval_set_is_reproducible_and_labelled() {
-    let Some(root) = data_root() else { return };
+    let root = data_root();
     let ds = dataset(&root, Split::Test, &[FaceSource::CelebA], Some(64));
     let policy = EvalPolicy::default();
     let set = ds.eval_set(6, 77, &policy).unwrap();
@@ -315,9 +329,9 @@ fn eval_set_is_reproducible_and_labelled() {
 
 /// Prints the time for a batch of 8 at 128² (run with `--ignored --nocapture`, release).
 #[test]
-#[ignore]
+#[ignore = "prints a timing; needs FACE_DEBLUR_SHARED (run with --ignored --nocapture)"]
 fn batch_timing() {
-    let Some(root) = data_root() else { return };
+    let root = data_root();
     let ds = dataset(
         &root,
         Split::Train,
@@ -373,8 +387,12 @@ fn windows_past_the_photo_edge_show_its_mirror_image() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs FACE_DEBLUR_SHARED=path/to/shared (research data, not in the repository)"
+)]
 fn use_matched_eval_sets_rotate_families_and_scale_the_blur() {
-    let Some(root) = data_root() else { return };
+    let root = data_root();
     let opts = DatasetOptions {
         size: 256,
         ..DatasetOptions::training(Some(recorded(&root)))
@@ -428,8 +446,12 @@ fn use_matched_eval_sets_rotate_families_and_scale_the_blur() {
 }
 
 #[test]
+#[cfg_attr(
+    not(shared_data),
+    ignore = "needs FACE_DEBLUR_SHARED=path/to/shared (research data, not in the repository)"
+)]
 fn photo_mix_draws_every_blur_family() {
-    let Some(root) = data_root() else { return };
+    let root = data_root();
     let cfg = DegradationConfig::photo(Some(recorded(&root)));
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let mut counts = std::collections::BTreeMap::new();
