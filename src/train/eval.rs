@@ -16,6 +16,7 @@ use super::data::{
 };
 use super::loss::normalize_channels;
 use super::metrics::{psnr, ssim};
+use super::report::unit_chw_to_rgb;
 use crate::inference::{Restorer, signed_batch};
 use crate::model::teacher::{FACE_RESNET_FILE, FaceResnet, VGG16_FILE, Vgg16Features};
 use crate::model::tensors::{TensorFile, WeightFileError};
@@ -185,14 +186,7 @@ pub fn restore_at_work_size(restorer: &Restorer, blurred: Tensor<4>, work: usize
 
 /// Whether the detector finds a face in a CHW [0, 1] image.
 fn has_face(detector: &FaceDetector, chw_unit: &[f32], size: usize) -> bool {
-    let plane = size * size;
-    let rgb = image::RgbImage::from_fn(size as u32, size as u32, |x, y| {
-        let i = y as usize * size + x as usize;
-        image::Rgb(std::array::from_fn(|c| {
-            (chw_unit[c * plane + i].clamp(0.0, 1.0) * 255.0).round() as u8
-        }))
-    });
-    !detector.detect(&rgb).is_empty()
+    !detector.detect(&unit_chw_to_rgb(chw_unit, size)).is_empty()
 }
 
 /// Evaluate `restorer` on `samples`.

@@ -54,6 +54,11 @@ impl Kernel {
             *v = (1.0 - fy) * ((1.0 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
                 + fy * ((1.0 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
         }
+        Self::normalised(size, data)
+    }
+
+    /// A kernel of odd side `size` with `data` scaled to sum 1.
+    pub(crate) fn normalised(size: usize, mut data: Vec<f32>) -> Self {
         let total: f32 = data.iter().sum();
         data.iter_mut().for_each(|v| *v /= total);
         Self { size, data }

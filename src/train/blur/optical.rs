@@ -33,7 +33,7 @@ pub fn defocus_kernel(radius: f64) -> Kernel {
         }
         *v = inside as f32;
     }
-    normalised(size, data)
+    Kernel::normalised(size, data)
 }
 
 /// Gaussian kernel of standard deviation `sigma` pixels (> 0), truncated at 3σ (side
@@ -54,7 +54,7 @@ pub fn gaussian_kernel(sigma: f64) -> Kernel {
     let data = (0..size * size)
         .map(|idx| (profile[idx / size] * profile[idx % size]) as f32)
         .collect();
-    normalised(size, data)
+    Kernel::normalised(size, data)
 }
 
 /// Full 2-D convolution of two kernels (`a ⊛ b`): the blur of applying `a` then `b`. Side
@@ -69,12 +69,6 @@ pub fn convolve_kernels(a: &Kernel, b: &Kernel) -> Kernel {
             data[(ya + yb) * size + xa + xb] += va * vb;
         }
     }
-    Kernel { size, data }
-}
-
-fn normalised(size: usize, mut data: Vec<f32>) -> Kernel {
-    let total: f32 = data.iter().sum();
-    data.iter_mut().for_each(|v| *v /= total);
     Kernel { size, data }
 }
 
