@@ -12,6 +12,8 @@
 //!    folder (`../shared`: datasets, other teacher nets; not in the repository) and
 //!    `cfg(display)` when `DISPLAY` is set; tests that need them are `ignore`d with the reason
 //!    otherwise. Changing either variable re-runs this script (and rebuilds the crate).
+//!    `cfg(user_namespaces)` is set when `unshare -Urm true` works here: the disk-full and
+//!    read-only tests mount a tiny tmpfs in a private mount namespace.
 //!
 //! Only `serde_json` (already in the dependency tree) is used, so the script builds in seconds.
 
@@ -38,6 +40,7 @@ fn main() {
 fn gates() {
     println!("cargo::rustc-check-cfg=cfg(shared_data)");
     println!("cargo::rustc-check-cfg=cfg(display)");
+    println!("cargo::rustc-check-cfg=cfg(user_namespaces)");
     println!("cargo::rerun-if-env-changed=FACE_DEBLUR_SHARED");
     println!("cargo::rerun-if-env-changed=DISPLAY");
     let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
@@ -47,6 +50,13 @@ fn gates() {
     // The app is built with eframe's x11 feature only, so DISPLAY is what it needs.
     if set("DISPLAY") {
         println!("cargo::rustc-cfg=display");
+    }
+    let unshare = std::process::Command::new("unshare")
+        .args(["-Urm", "true"])
+        .stderr(std::process::Stdio::null())
+        .status();
+    if unshare.is_ok_and(|s| s.success()) {
+        println!("cargo::rustc-cfg=user_namespaces");
     }
 }
 

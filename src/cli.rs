@@ -27,6 +27,8 @@ pub struct RestoreOptions {
     pub strength: f32,
     /// Run the network in f16 (for GPUs; emulated and slower on the CPU).
     pub half: bool,
+    /// Skip inputs whose output file already exists.
+    pub skip_existing: bool,
 }
 
 /// Image file extensions the restore command picks up in folders.
@@ -85,6 +87,31 @@ pub fn load_restorer(path: Option<&Path>, device: &burn::prelude::Device) -> Res
     Ok(restorer)
 }
 
+/// Remove the temporary files that a killed earlier run left in the output folders.
+fn remove_stale_temps(outputs: &[PathBuf]) {
+    let mut folders: Vec<&Path> = outputs
+        .iter()
+        .map(|o| o.parent().filter(|p| !p.as_os_str().is_empty()))
+        .map(|p| p.unwrap_or(Path::new(".")))
+        .collect();
+    folders.sort();
+    folders.dedup();
+    for folder in folders.into_iter().filter(|f| f.is_dir()) {
+        // Not fatal: an unwritable folder fails, with its own error, when a photo is saved.
+        match crate::fsutil::remove_stale_temps(folder) {
+            Ok(removed) => {
+                for path in removed {
+                    eprintln!("removed {} (left by an interrupted run)", path.display());
+                }
+            }
+            Err(e) => eprintln!(
+                "note: cannot look for leftovers in {}: {e}",
+                folder.display()
+            ),
+        }
+    }
+}
+
 /// Run the restore command; returns the number of inputs that failed.
 pub fn run_restore(options: &RestoreOptions) -> Result<usize> {
     let files = collect_inputs(&options.inputs)?;
@@ -96,6 +123,27 @@ pub fn run_restore(options: &RestoreOptions) -> Result<usize> {
         std::fs::create_dir_all(&options.out)
             .with_context(|| format!("cannot create {}", options.out.display()))?;
     }
+    remove_stale_temps(&outputs);
+    let (files, outputs) = if options.skip_existing {
+        let total = files.len();
+        let (files, outputs): (Vec<_>, Vec<_>) = files
+            .into_iter()
+            .zip(outputs)
+            .filter(|(_, output)| !output.exists())
+            .unzip();
+        if files.len() < total {
+            eprintln!(
+                "skipping {} photo(s) whose output exists (--skip-existing)",
+                total - files.len()
+            );
+        }
+        if files.is_empty() {
+            return Ok(0);
+        }
+        (files, outputs)
+    } else {
+        (files, outputs)
+    };
     let compute = select_device(options.backend);
     if let Some(notice) = &compute.notice {
         eprintln!("note: {notice}");

@@ -72,6 +72,10 @@ enum Command {
         /// (same result within one 8-bit level, about 2× slower).
         #[arg(long)]
         half: bool,
+        /// Leave photos whose output file already exists alone (to finish an interrupted
+        /// batch: outputs are written atomically, so an existing one is complete).
+        #[arg(long)]
+        skip_existing: bool,
     },
     /// Evaluate weights on blurred test faces (PSNR, SSIM, identity, LPIPS-like).
     Eval {
@@ -181,6 +185,7 @@ fn main() -> ExitCode {
             weights,
             strength,
             half,
+            skip_existing,
         }) => {
             let options = face_deblur::cli::RestoreOptions {
                 inputs,
@@ -190,6 +195,7 @@ fn main() -> ExitCode {
                 weights,
                 strength: strength.clamp(0.0, 1.0),
                 half,
+                skip_existing,
             };
             match face_deblur::cli::run_restore(&options) {
                 Ok(0) => Ok(()),

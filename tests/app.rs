@@ -3,6 +3,8 @@
 //! the priors, edit face boxes, and read error messages. Two tests run the real window in
 //! `--screenshot` mode under X (ignored when `DISPLAY` was not set at build time, see build.rs).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -664,5 +666,71 @@ fn without_a_file_dialog_save_and_export_write_next_to_the_original() {
     h.state_mut().run_cmd(Command::ExportDialog);
     wait_for(&mut h, "export", |a| a.is_idle());
     assert!(dir.join("photo-face1.png").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn dropped_bad_files_say_what_is_wrong_and_keep_the_open_photo() {
+    let dir = scratch("dropbad");
+    let empty = dir.join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    let bomb = dir.join("bomb.png");
+    std::fs::write(&bomb, common::png_header_bomb(40_000, 40_000)).unwrap();
+    let gif = dir.join("anim.gif");
+    // A valid 1×1 GIF (a format we do not read; the image crate here is built without it).
+    let gif_bytes: &[u8] = &[
+        0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0, 1, 0, 0x80, 0, 0, 0xFF, 0xFF, 0xFF, 0, 0, 0,
+        0x21, 0xF9, 4, 1, 0, 0, 0, 0, 0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0, 0x3B,
+    ];
+    std::fs::write(&gif, gif_bytes).unwrap();
+    let folder = dir.join("a folder");
+    std::fs::create_dir_all(&folder).unwrap();
+
+    let mut h = open_photo();
+    let width = h.state().state().doc.as_ref().unwrap().photo.width();
+    for (path, says) in [
+        (&folder, "folder"),
+        (&empty, "empty"),
+        (&bomb, "pixel"),
+        (&gif, "anim.gif"),
+    ] {
+        let before = h.state().state().notices.last().cloned();
+        h.input_mut()
+            .dropped_files
+            .push(std::sync::Arc::new(Dropped(path.clone())));
+        let start = Instant::now();
+        h.step();
+        let mut slowest = start.elapsed();
+        while h.state().state().notices.last() == before.as_ref() || !h.state().is_idle() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no notice for {}",
+                path.display()
+            );
+            let frame = Instant::now();
+            h.step();
+            slowest = slowest.max(frame.elapsed());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        h.run_steps(2);
+        let name = path.file_name().unwrap().to_string_lossy();
+        let notice = h.state().state().notices.last().unwrap().text.clone();
+        assert!(
+            notice.contains(name.as_ref()) && notice.to_lowercase().contains(says),
+            "the notice for {name} names it and says why ({says}): {notice}"
+        );
+        h.get_by_label_contains(&name);
+        assert!(
+            slowest < Duration::from_secs(2),
+            "the window stays responsive: slowest frame {slowest:?} for {name}"
+        );
+        let doc = h
+            .state()
+            .state()
+            .doc
+            .as_ref()
+            .expect("the open photo is kept");
+        assert_eq!(doc.photo.width(), width);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

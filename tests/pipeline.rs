@@ -297,3 +297,28 @@ fn exif_and_icc_survive_with_orientation_reset() {
     let plain = Photo::from_rgb(dir.join("none.png"), RgbImage::new(4, 4));
     save_photo(&plain, &plain.rgb_u8, dir.join("plain.bmp")).unwrap();
 }
+
+#[test]
+fn folders_and_oversized_files_are_refused_before_reading() {
+    let dir = scratch("not_a_photo");
+    let folder = dir.join("photos.jpg");
+    std::fs::create_dir_all(&folder).unwrap();
+    let err = load_photo(&folder).unwrap_err();
+    assert!(matches!(err, PhotoError::NotAFile { .. }), "{err:?}");
+    assert!(err.to_string().contains("folder"), "{err}");
+
+    // A sparse file one byte over the limit: refused by its size, without reading 1 GiB.
+    let huge = dir.join("huge.tif");
+    let file = std::fs::File::create(&huge).unwrap();
+    file.set_len(face_deblur::pipeline::MAX_FILE_BYTES + 1)
+        .unwrap();
+    let start = std::time::Instant::now();
+    let err = load_photo(&huge).unwrap_err();
+    assert!(matches!(err, PhotoError::FileTooLarge { .. }), "{err:?}");
+    assert!(err.to_string().contains("huge.tif"), "{err}");
+    assert!(
+        start.elapsed().as_secs() < 1,
+        "refused without reading the file"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

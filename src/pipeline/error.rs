@@ -11,13 +11,40 @@ use super::io::MAX_PIXELS;
 #[derive(Debug, Error)]
 pub enum PhotoError {
     /// Reading or writing the file failed at the operating-system level.
-    #[error("{path}: {source}")]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file concerned.
         path: PathBuf,
+        /// The underlying I/O error (in the message, not a separate cause, so `{:#}` does not
+        /// repeat it).
+        error: std::io::Error,
+    },
+    /// Writing the output file failed (disk full, read-only folder, …); no partial file is
+    /// left.
+    #[error("cannot write {}: {error}", path.display())]
+    Write {
+        /// The output file.
+        path: PathBuf,
         /// The underlying I/O error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    /// The path is a folder (or another non-file), not a photo.
+    #[error("{path}: this is a folder, not a photo file (open the photos in it one by one)")]
+    NotAFile {
+        /// The path concerned.
+        path: PathBuf,
+    },
+    /// The file is larger than [`MAX_FILE_BYTES`](super::io::MAX_FILE_BYTES): it is not read.
+    #[error(
+        "{path}: the file is too large ({} MiB); at most {} MiB are read",
+        bytes >> 20,
+        super::io::MAX_FILE_BYTES >> 20
+    )]
+    FileTooLarge {
+        /// The file concerned.
+        path: PathBuf,
+        /// Its size in bytes.
+        bytes: u64,
     },
     /// The file is empty (0 bytes).
     #[error("{path}: the file is empty (0 bytes)")]

@@ -16,6 +16,8 @@ use super::metadata::{exif_orientation, is_tiff_header, strip_exif_header};
 pub const MAX_PIXELS: u64 = 100_000_000;
 /// Most memory a decoder may allocate (2 GiB); a 100 MP RGBA16 photo needs 800 MB.
 pub const MAX_DECODE_BYTES: u64 = 2 << 30;
+/// Largest photo file read (1 GiB): a 100 MP 16-bit RGBA TIFF is 800 MB uncompressed.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
 
 /// A decoded photo, upright (EXIF orientation applied to the pixels), with what is needed to
 /// save the result without losing precision, alpha or metadata.
@@ -111,10 +113,21 @@ fn split_original(image: DynamicImage) -> (RgbImage, Option<DynamicImage>) {
 pub fn load_photo(path: impl AsRef<Path>) -> Result<Photo, PhotoError> {
     let path = path.as_ref();
     let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let bytes = std::fs::read(&path).map_err(|source| PhotoError::Io {
+    let io = |error| PhotoError::Io {
         path: path.clone(),
-        source,
-    })?;
+        error,
+    };
+    let meta = std::fs::metadata(&path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(PhotoError::NotAFile { path: path.clone() });
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(PhotoError::FileTooLarge {
+            path: path.clone(),
+            bytes: meta.len(),
+        });
+    }
+    let bytes = std::fs::read(&path).map_err(io)?;
     decode_photo(&path, &bytes)
 }
 

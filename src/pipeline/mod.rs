@@ -40,6 +40,6 @@ pub use crop::{
     crop_region, crop_square,
 };
 pub use detect::{DetectError, DetectorConfig, FaceBox, FaceDetector, detect_faces};
-pub use io::{Photo, PhotoError, decode_photo, load_photo};
+pub use io::{MAX_FILE_BYTES, Photo, PhotoError, decode_photo, load_photo};
 pub use paste::paste_back;
 pub use save::{output_format, save_photo};

@@ -14,10 +14,9 @@
 //!
 //! XMP and IPTC blocks are not carried over. Anything dropped is reported with `tracing::warn!`.
 
-use std::fs::{self, OpenOptions};
-use std::io::{Cursor, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs;
+use std::io::Cursor;
+use std::path::Path;
 
 use image::codecs::{bmp::BmpEncoder, png::PngEncoder, tiff::TiffEncoder, webp::WebPEncoder};
 use image::{DynamicImage, ImageBuffer, ImageEncoder, ImageFormat, Pixel, RgbImage};
@@ -91,9 +90,9 @@ pub fn save_photo(
         path: path(),
         reason: e.to_string(),
     })?;
-    write_atomically(out_path, &bytes).map_err(|source| PhotoError::Io {
+    crate::fsutil::write_atomic(out_path, &bytes).map_err(|error| PhotoError::Write {
         path: path(),
-        source,
+        error,
     })
 }
 
@@ -374,33 +373,4 @@ fn is_same_file(input: &Path, output: &Path) -> bool {
         }
     }
     false
-}
-
-/// Writes to a fresh temporary file beside `path`, syncs it, then renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let dir = dir.unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let name = name.unwrap_or_else(|| "output".into());
-    loop {
-        let unique = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp: PathBuf = dir.join(format!(".{name}.{}-{unique}.tmp", std::process::id()));
-        let mut file = match OpenOptions::new().write(true).create_new(true).open(&tmp) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        };
-        let result = file
-            .write_all(bytes)
-            .and_then(|()| file.sync_all())
-            .and_then(|()| {
-                drop(file);
-                fs::rename(&tmp, path)
-            });
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        return result;
-    }
 }

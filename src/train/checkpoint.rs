@@ -106,6 +106,68 @@ pub fn save(
     Ok(())
 }
 
+/// Finish a [`save`] that was interrupted between its two renames: if `out/checkpoint` is
+/// missing, the complete new folder (`checkpoint.tmp`, whose `state.json` is written last) or
+/// else the previous one (`checkpoint.old`) takes its place. A half-written `checkpoint.tmp`
+/// beside an intact checkpoint is left for the next [`save`] to replace. Returns what was done.
+pub fn recover_interrupted(out: &Path) -> Result<Option<String>> {
+    let final_dir = checkpoint_dir(out);
+    if final_dir.join("state.json").exists() {
+        return Ok(None);
+    }
+    let tmp = out.join("checkpoint.tmp");
+    let old = out.join("checkpoint.old");
+    let source = if tmp.join("state.json").exists() {
+        tmp
+    } else if old.join("state.json").exists() {
+        old
+    } else {
+        return Ok(None);
+    };
+    if final_dir.exists() {
+        fs::remove_dir_all(&final_dir)
+            .with_context(|| format!("removing the incomplete {}", final_dir.display()))?;
+    }
+    fs::rename(&source, &final_dir).with_context(|| {
+        format!(
+            "restoring {} from {}",
+            final_dir.display(),
+            source.display()
+        )
+    })?;
+    Ok(Some(format!(
+        "recovered the checkpoint of an interrupted save from {}",
+        source.display()
+    )))
+}
+
+/// Drop the lines of a run's `log.jsonl` past `step` (logged after the checkpoint the run
+/// resumes from), so a resumed run does not log those steps twice. Lines that do not parse
+/// as a step record are kept.
+pub fn truncate_log(log: &Path, step: usize) -> Result<()> {
+    let text = match fs::read_to_string(log) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()), // no log yet
+        Err(e) => return Err(e).with_context(|| format!("reading {}", log.display())),
+    };
+    let step_of = |line: &str| {
+        serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v.get("step").and_then(|s| s.as_u64()))
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| step_of(line).is_none_or(|s| s as usize <= step))
+        .collect();
+    if kept.len() == text.lines().count() {
+        return Ok(());
+    }
+    let mut body = kept.join("\n");
+    body.push('\n');
+    crate::fsutil::write_atomic(log, body.as_bytes())
+        .with_context(|| format!("rewriting {}", log.display()))
+}
+
 /// Restored training state.
 pub struct Loaded {
     /// Generator with the saved parameters.
@@ -163,4 +225,61 @@ pub fn load(
         optim_d,
         state,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("face-deblur-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn folder(path: &Path, state: &str) {
+        fs::create_dir_all(path).unwrap();
+        fs::write(path.join("generator.bpk"), state).unwrap();
+        fs::write(path.join("state.json"), state).unwrap();
+    }
+
+    #[test]
+    fn an_interrupted_swap_is_finished_from_the_new_or_the_old_folder() {
+        let out = scratch("recover");
+        // Killed between the renames: no checkpoint, complete new and old folders.
+        folder(&out.join("checkpoint.tmp"), "new");
+        folder(&out.join("checkpoint.old"), "old");
+        assert!(recover_interrupted(&out).unwrap().is_some());
+        let state = fs::read_to_string(checkpoint_dir(&out).join("state.json")).unwrap();
+        assert_eq!(state, "new");
+
+        // Killed while the new folder was written (no state.json yet) after the old one moved.
+        fs::remove_dir_all(checkpoint_dir(&out)).unwrap();
+        fs::create_dir_all(out.join("checkpoint.tmp")).unwrap();
+        assert!(recover_interrupted(&out).unwrap().is_some());
+        let state = fs::read_to_string(checkpoint_dir(&out).join("state.json")).unwrap();
+        assert_eq!(state, "old");
+
+        // An intact checkpoint is left alone.
+        assert!(recover_interrupted(&out).unwrap().is_none());
+        let _ = fs::remove_dir_all(&out);
+    }
+
+    #[test]
+    fn log_lines_past_the_checkpoint_are_dropped() {
+        let out = scratch("log");
+        let log = out.join("log.jsonl");
+        fs::write(
+            &log,
+            "{\"step\":20}\n{\"step\":40}\nnot json\n{\"step\":60}\n",
+        )
+        .unwrap();
+        truncate_log(&log, 40).unwrap();
+        assert_eq!(
+            fs::read_to_string(&log).unwrap(),
+            "{\"step\":20}\n{\"step\":40}\nnot json\n"
+        );
+        let _ = fs::remove_dir_all(&out);
+    }
 }

@@ -30,6 +30,9 @@ pub const BEST_WEIGHTS: &str = "best.safetensors";
 /// Run (or resume) training into `out` on `device`.
 pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    if let Some(done) = checkpoint::recover_interrupted(out)? {
+        tracing::warn!("{done}");
+    }
     let has_checkpoint = checkpoint::checkpoint_dir(out).join("state.json").exists();
     if has_checkpoint && !resume {
         bail!(
@@ -74,6 +77,7 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
         trainer.optim_g = loaded.optim_g;
         trainer.optim_d = loaded.optim_d;
         trainer.state = loaded.state;
+        checkpoint::truncate_log(&out.join("log.jsonl"), trainer.state.step)?;
         tracing::info!("resumed {} at step {}", out.display(), trainer.state.step);
     }
 
