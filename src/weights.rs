@@ -131,10 +131,11 @@ pub fn save(
 
 /// Read the metadata of a weight file without building the network.
 pub fn read_info(path: &Path, bytes: &[u8]) -> Result<WeightsInfo, WeightsError> {
-    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| WeightsError::Damaged {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let (header_len, meta) =
+        SafeTensors::read_metadata(bytes).map_err(|e| WeightsError::Damaged {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
     let wrong = |reason: String| WeightsError::WrongKind {
         path: path.to_owned(),
         reason,
@@ -151,6 +152,20 @@ pub fn read_info(path: &Path, bytes: &[u8]) -> Result<WeightsInfo, WeightsError>
     }
     let generator: GeneratorConfig = serde_json::from_str(&get("generator_config")?)
         .map_err(|e| wrong(format!("generator_config: {e}")))?;
+    generator
+        .check()
+        .map_err(|e| wrong(format!("generator_config: {e}")))?;
+    // Refuse a config whose network could not fit in the file before allocating it (values
+    // are stored as f32; 2 bytes each leaves room for half-precision files).
+    let stored = bytes.len().saturating_sub(8 + header_len) as u128;
+    if generator.min_parameters() * 2 > stored {
+        return Err(wrong(format!(
+            "generator_config describes at least {} parameters but the file holds {} bytes of \
+             tensors",
+            generator.min_parameters(),
+            stored
+        )));
+    }
     let teacher: TeacherKind = serde_json::from_value(serde_json::Value::String(get("teacher")?))
         .map_err(|e| wrong(format!("teacher: {e}")))?;
     let trained_steps = get("trained_steps")?

@@ -96,6 +96,64 @@ fn bad_weight_files_give_errors_naming_the_file() {
     assert!(err.to_string().contains("other.safetensors"));
 }
 
+/// `bytes` (a safetensors file) with its `generator_config` metadata replaced by `config`.
+fn with_generator_config(bytes: &[u8], config: &str) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    header["__metadata__"]["generator_config"] = serde_json::Value::String(config.into());
+    let header = serde_json::to_vec(&header).unwrap();
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend(header);
+    out.extend(&bytes[8 + n..]);
+    out
+}
+
+#[test]
+fn absurd_network_sizes_in_the_metadata_are_refused_before_allocating() {
+    let device = Device::flex();
+    let dir = tempdir();
+    let good = dir.join("good.safetensors");
+    weights::save(&good, &tiny().init(&device), None, &info(tiny())).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let config = |channels: &str, blocks: usize| {
+        format!(
+            r#"{{"channels":{channels},"prior_channels":[4,6,8],"encoder_blocks":{blocks},
+                "prior_blocks":1,"middle_blocks":1,"decoder_blocks":1}}"#
+        )
+    };
+    // Sanity: the rewritten file with the true config still loads.
+    let same = dir.join("same.safetensors");
+    std::fs::write(&same, with_generator_config(&bytes, &config("[4,8,8]", 1))).unwrap();
+    weights::load(&same, &device).expect("the rewritten header is valid");
+
+    for (name, channels, blocks, says) in [
+        // 3 × 4096² × 18 × 2 bytes ≫ the file: would allocate gigabytes.
+        (
+            "wide",
+            "[4096,4096,4096]",
+            1,
+            "parameters but the file holds",
+        ),
+        ("zero", "[0,8,8]", 1, "out of range"),
+        ("many", "[4,8,8]", 100_000_000, "out of range"),
+        ("huge", "[99999999999,8,8]", 1, "out of range"),
+    ] {
+        let path = dir.join(format!("{name}.safetensors"));
+        std::fs::write(
+            &path,
+            with_generator_config(&bytes, &config(channels, blocks)),
+        )
+        .unwrap();
+        let err = weights::load(&path, &device).unwrap_err();
+        assert!(
+            matches!(err, WeightsError::WrongKind { .. }),
+            "{name}: {err}"
+        );
+        assert!(err.to_string().contains(says), "{name}: {err}");
+        assert!(err.to_string().contains(&format!("{name}.safetensors")));
+    }
+}
+
 fn tempdir() -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "face-deblur-weights-test-{}-{:?}",

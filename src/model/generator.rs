@@ -131,6 +131,59 @@ impl GeneratorConfig {
         Self::new([24, 48, 96], [32, 32, 64], 1, 2, 2, 1)
     }
 
+    /// Largest channel count and block count a configuration may ask for (the paper's model
+    /// uses 256 channels and 10 blocks).
+    pub const MAX_CHANNELS: usize = 4096;
+    /// See [`Self::MAX_CHANNELS`].
+    pub const MAX_BLOCKS: usize = 256;
+
+    /// Whether the sizes are in range (1..=[`Self::MAX_CHANNELS`] channels, at most
+    /// [`Self::MAX_BLOCKS`] blocks per group): a configuration read from a file is checked
+    /// before anything is allocated for it.
+    pub fn check(&self) -> Result<(), String> {
+        let channels = self.channels.iter().chain(&self.prior_channels);
+        if let Some(c) = channels
+            .copied()
+            .find(|&c| c == 0 || c > Self::MAX_CHANNELS)
+        {
+            return Err(format!(
+                "channel count {c} is out of range (1..={})",
+                Self::MAX_CHANNELS
+            ));
+        }
+        let blocks = [
+            self.encoder_blocks,
+            self.prior_blocks,
+            self.middle_blocks,
+            self.decoder_blocks,
+        ];
+        if let Some(b) = blocks.into_iter().find(|&b| b > Self::MAX_BLOCKS) {
+            return Err(format!(
+                "block count {b} is out of range (0..={})",
+                Self::MAX_BLOCKS
+            ));
+        }
+        Ok(())
+    }
+
+    /// A lower bound on the generator's parameter count, computed without building it: the
+    /// stem, the down/up-sampling convolutions and the residual blocks' 3×3 convolutions
+    /// (MMRB encoder blocks, attention, fusion and the prior stream are not counted). A weight
+    /// file must hold at least this many values.
+    pub fn min_parameters(&self) -> u128 {
+        let [c1, c2, c3] = self.channels.map(|c| c as u128);
+        let squares = c1 * c1 + c2 * c2 + c3 * c3;
+        let encoder = match self.encoder_block {
+            EncoderBlock::Residual => self.encoder_blocks as u128 * 18 * squares,
+            _ => 0,
+        };
+        27 * c1
+            + 2 * 16 * (c1 * c2 + c2 * c3)
+            + encoder
+            + self.middle_blocks as u128 * 18 * c3 * c3
+            + self.decoder_blocks as u128 * 18 * squares
+    }
+
     /// Build the generator on `device`.
     pub fn init(&self, device: &Device) -> Generator {
         let [c1, c2, c3] = self.channels;

@@ -175,6 +175,9 @@ impl TrainConfig {
 
     /// Consistency checks that serde cannot express.
     pub fn check(&self) -> anyhow::Result<()> {
+        self.generator
+            .check()
+            .map_err(|e| anyhow::anyhow!("generator: {e}"))?;
         let fusion = self.generator.fusion;
         if fusion.uses_dre() {
             anyhow::ensure!(
