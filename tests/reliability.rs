@@ -270,3 +270,74 @@ fn a_read_only_folder_fails_every_photo_by_name_and_touches_nothing() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Peak resident memory (VmHWM) of a finished child, read while it runs.
+fn peak_rss_kib(child: &mut std::process::Child) -> (u64, std::process::ExitStatus) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_file) {
+            let hwm = text
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok());
+            peak = peak.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            return (peak, status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "reads /proc for the peak memory")]
+fn restore_at_the_pixel_limit_stays_under_2_gb() {
+    let dir = scratch("memory");
+    // 10000 × 10000 = the 100 MP limit, with a real face (the asset scaled ×6) in it.
+    let face = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/faces/gfpgan_adele.jpg");
+    let face = image::open(face).unwrap().to_rgb8();
+    let face = image::imageops::resize(&face, 1536, 1536, image::imageops::FilterType::Triangle);
+    let mut photo = image::RgbImage::from_pixel(10_000, 10_000, image::Rgb([118, 112, 104]));
+    image::imageops::replace(&mut photo, &face, 4000, 3000);
+    let input = dir.join("huge.jpg");
+    photo.save(&input).unwrap();
+    drop(photo);
+
+    let out = dir.join("out.jpg");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_face-deblur"))
+        .arg("restore")
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .args(["--backend", "cpu"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (peak_kib, status) = peak_rss_kib(&mut child);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("(1 face)"),
+        "the face is found and restored: {stderr}"
+    );
+    eprintln!("100 MP JPEG: peak RSS {} MiB", peak_kib / 1024);
+    assert!(
+        peak_kib > 100 * 1024,
+        "the measurement works ({peak_kib} KiB)"
+    );
+    assert!(
+        peak_kib < 2 * 1024 * 1024,
+        "peak RSS {} MiB must stay under 2 GiB",
+        peak_kib / 1024
+    );
+    let restored = image::ImageReader::open(&out)
+        .unwrap()
+        .into_dimensions()
+        .unwrap();
+    assert_eq!(restored, (10_000, 10_000));
+    let _ = std::fs::remove_dir_all(&dir);
+}
