@@ -152,8 +152,8 @@ fn main() -> Result<()> {
     );
     for (name, e) in &encoders {
         let (fx, tx) = (
-            represent_images(e, &pf.images, size, &device),
-            represent_images(e, &pt.images, size, &device),
+            represent_images(e, &pf.images, size, &device)?,
+            represent_images(e, &pt.images, size, &device)?,
         );
         let cells: Vec<String> = (0..TARGETS.len())
             .map(|k| {

@@ -8,89 +8,26 @@ use burn::prelude::*;
 use burn::tensor::FloatDType;
 use image::RgbImage;
 
+use crate::convert::{TensorReadError, tensor_to_f32};
 use crate::model::Generator;
 use crate::model::blocks::ChannelAttention;
 use crate::weights::{self, WeightsError, WeightsInfo};
 
-/// Which compute backend to use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BackendChoice {
-    /// A hardware GPU through wgpu if there is one, else the CPU.
-    #[default]
-    Auto,
-    /// wgpu on a hardware GPU (falls back to the CPU, with a notice, if there is none).
-    Gpu,
-    /// The flex CPU backend.
-    Cpu,
-}
+pub use crate::device::{BackendChoice, ComputeDevice, hardware_gpu, select_device};
 
-/// A chosen device and a one-line description of it.
-#[derive(Debug, Clone)]
-pub struct ComputeDevice {
-    /// The Burn device.
-    pub device: Device,
-    /// E.g. "GPU: NVIDIA RTX 4070 (Vulkan)" or "CPU (flex)".
-    pub description: String,
-    /// Whether it is a hardware GPU.
-    pub is_gpu: bool,
-    /// Why the CPU was chosen when a GPU was asked for (for a notice).
-    pub notice: Option<String>,
-}
-
-/// The first hardware (non-software) wgpu adapter: its Burn device kind and description.
-pub fn hardware_gpu() -> Option<(burn::tensor::DeviceKind, String)> {
-    use eframe::wgpu;
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
-    let adapters = pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()));
-    let mut counts = [0usize; 3];
-    for adapter in adapters {
-        let info = adapter.get_info();
-        let slot = match info.device_type {
-            wgpu::DeviceType::DiscreteGpu => 0,
-            wgpu::DeviceType::IntegratedGpu => 1,
-            wgpu::DeviceType::VirtualGpu => 2,
-            _ => continue, // software adapters (lavapipe, WARP) count as no GPU
-        };
-        let index = counts[slot];
-        counts[slot] += 1;
-        if index == 0 {
-            let kind = match slot {
-                0 => burn::tensor::DeviceKind::DiscreteGpu(0),
-                1 => burn::tensor::DeviceKind::IntegratedGpu(0),
-                _ => burn::tensor::DeviceKind::VirtualGpu(0),
-            };
-            return Some((kind, format!("GPU: {} ({:?})", info.name, info.backend)));
-        }
-    }
-    None
-}
-
-/// Pick the device for `choice`.
-pub fn select_device(choice: BackendChoice) -> ComputeDevice {
-    let cpu = |notice: Option<String>| ComputeDevice {
-        device: Device::flex(),
-        description: "CPU (flex)".into(),
-        is_gpu: false,
-        notice,
+/// Load the weights to use: `path`, or the shipped ones.
+pub fn load_restorer(path: Option<&Path>, device: &Device) -> anyhow::Result<Restorer> {
+    let restorer = match path {
+        Some(p) => Restorer::load(p, device)?,
+        None => weights::load_shipped(device).map(|w| Restorer::from_loaded(w, device))?,
     };
-    match choice {
-        BackendChoice::Cpu => cpu(None),
-        BackendChoice::Auto | BackendChoice::Gpu => match hardware_gpu() {
-            Some((kind, description)) => ComputeDevice {
-                device: Device::wgpu(kind),
-                description,
-                is_gpu: true,
-                notice: None,
-            },
-            None => cpu(Some(
-                "no hardware GPU found (software adapters such as lavapipe are slower than the \
-                 CPU backend): running on the CPU"
-                    .into(),
-            )),
-        },
+    if !restorer.is_trained() {
+        anyhow::bail!(
+            "the weights are untrained (0 training steps): face-deblur will not pretend to restore \
+             with them; train with `face-deblur train` or pass --weights"
+        );
     }
+    Ok(restorer)
 }
 
 /// Estimated prior features of one face, for the inspector.
@@ -282,7 +219,15 @@ impl Restorer {
                 .into_data()
                 .try_to_vec()
                 .expect("generator output is f32");
-            let details = with_maps.then(|| self.read_details(result));
+            let details = if with_maps {
+                // The image is restored either way: without its read-back the inspector
+                // shows no maps for this batch, and the log says why.
+                self.read_details(result)
+                    .inspect_err(|e| tracing::warn!("no inspector maps for this batch: {e}"))
+                    .ok()
+            } else {
+                None
+            };
             for (k, &i) in indices.iter().enumerate() {
                 let plane = 3 * pw * ph;
                 let image =
@@ -305,56 +250,50 @@ impl Restorer {
 
     /// Read back what the inspector shows: P̂1..P̂3, their CA weights, the DRE estimate and
     /// the DAFI masks, all in f32.
-    fn read_details(&self, result: crate::model::GeneratorOutput) -> BatchDetails {
+    fn read_details(
+        &self,
+        result: crate::model::GeneratorOutput,
+    ) -> Result<BatchDetails, TensorReadError> {
         let priors: Vec<Tensor<4>> = result
             .priors
             .into_iter()
             .map(|p| p.cast(FloatDType::F32))
             .collect();
         let blur: Option<Vec<f32>> = match (&result.degradation, self.generator.dre()) {
-            (Some(v), Some(dre)) => dre
-                .blur_size(v.clone())
-                .cast(FloatDType::F32)
-                .into_data()
-                .try_to_vec()
-                .ok(),
+            (Some(v), Some(dre)) => Some(tensor_to_f32(
+                dre.blur_size(v.clone()).cast(FloatDType::F32),
+            )?),
             _ => None,
         };
-        let masks: Vec<(usize, Vec<f32>)> = result
+        let masks = result
             .dafi_masks
             .iter()
             .map(|m| {
                 let [_, c] = m.dims();
-                let m = m.clone().cast(FloatDType::F32);
-                (c, m.into_data().try_to_vec().unwrap_or_default())
+                Ok((c, tensor_to_f32(m.clone().cast(FloatDType::F32))?))
             })
-            .collect();
+            .collect::<Result<Vec<_>, TensorReadError>>()?;
         let weights: Vec<Option<Vec<f32>>> = match self.attention.len() {
             3 => priors
                 .iter()
                 .zip(&self.attention)
-                .map(|(p, ca)| ca.weights(p.clone()).into_data().try_to_vec::<f32>().ok())
-                .collect(),
+                .map(|(p, ca)| tensor_to_f32(ca.weights(p.clone())).map(Some))
+                .collect::<Result<_, _>>()?,
             _ => vec![None; priors.len()],
         };
         let priors = priors
             .into_iter()
             .map(|p| {
                 let [_, c, hh, ww] = p.dims();
-                (
-                    c,
-                    hh,
-                    ww,
-                    p.into_data().try_to_vec::<f32>().unwrap_or_default(),
-                )
+                Ok((c, hh, ww, tensor_to_f32(p)?))
             })
-            .collect();
-        BatchDetails {
+            .collect::<Result<_, TensorReadError>>()?;
+        Ok(BatchDetails {
             priors,
             weights,
             blur,
             masks,
-        }
+        })
     }
 }
 

@@ -3,6 +3,8 @@
 
 pub mod app;
 pub mod cli;
+pub mod convert;
+pub mod device;
 pub mod fsutil;
 pub mod inference;
 pub mod model;

@@ -1,11 +1,13 @@
-//! `face-deblur`: thin entry point; the commands live in the library.
+//! `face-deblur`: thin entry point: parses the arguments and dispatches to the commands in
+//! the library ([`face_deblur::cli`], [`face_deblur::app`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use face_deblur::inference::{BackendChoice, select_device};
-use face_deblur::train::config::TrainConfig;
+use face_deblur::cli;
+use face_deblur::cli::eval::Suite;
+use face_deblur::device::BackendChoice;
 
 #[derive(Parser)]
 #[command(
@@ -17,33 +19,6 @@ use face_deblur::train::config::TrainConfig;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-}
-
-/// Which faces `eval` measures on.
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Suite {
-    /// Faces as the app sees them (framings, sizes, blur families, noise).
-    Use,
-    /// The training distribution (the numbers of earlier sessions).
-    Training,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum Backend {
-    /// A hardware GPU through wgpu (Vulkan/Metal/DX12), else the CPU.
-    Gpu,
-    /// The CPU (flex backend).
-    Cpu,
-}
-
-fn backend_choice(b: Option<Backend>) -> BackendChoice {
-    {
-        match b {
-            None => BackendChoice::Auto,
-            Some(Backend::Gpu) => BackendChoice::Gpu,
-            Some(Backend::Cpu) => BackendChoice::Cpu,
-        }
-    }
 }
 
 #[derive(Subcommand)]
@@ -61,7 +36,7 @@ enum Command {
         aligned: bool,
         /// Compute backend (default: a hardware GPU if there is one, else the CPU).
         #[arg(long, value_enum)]
-        backend: Option<Backend>,
+        backend: Option<BackendChoice>,
         /// Weight file (default: the shipped weights).
         #[arg(long)]
         weights: Option<PathBuf>,
@@ -115,7 +90,7 @@ enum Command {
         out: PathBuf,
         /// Compute backend.
         #[arg(long, value_enum)]
-        backend: Option<Backend>,
+        backend: Option<BackendChoice>,
     },
     /// Open the desktop app (also what `face-deblur` with no subcommand does).
     Gui {
@@ -126,7 +101,7 @@ enum Command {
         screenshot: Option<PathBuf>,
         /// Compute backend (default: the saved choice, at first a hardware GPU if any).
         #[arg(long, value_enum)]
-        backend: Option<Backend>,
+        backend: Option<BackendChoice>,
         /// Weight file (default: the shipped weights).
         #[arg(long)]
         weights: Option<PathBuf>,
@@ -145,7 +120,7 @@ enum Command {
         out: PathBuf,
         /// Compute backend.
         #[arg(long, value_enum)]
-        backend: Option<Backend>,
+        backend: Option<BackendChoice>,
     },
     /// Train DFPGnet (resumable).
     Train {
@@ -160,7 +135,7 @@ enum Command {
         resume: bool,
         /// Compute backend.
         #[arg(long, value_enum)]
-        backend: Option<Backend>,
+        backend: Option<BackendChoice>,
         /// Write the default configuration to --out/config.json and exit.
         #[arg(long)]
         print_config: bool,
@@ -186,23 +161,16 @@ fn main() -> ExitCode {
             strength,
             half,
             skip_existing,
-        }) => {
-            let options = face_deblur::cli::RestoreOptions {
-                inputs,
-                out,
-                aligned,
-                backend: backend_choice(backend),
-                weights,
-                strength: strength.clamp(0.0, 1.0),
-                half,
-                skip_existing,
-            };
-            match face_deblur::cli::run_restore(&options) {
-                Ok(0) => Ok(()),
-                Ok(failed) => Err(anyhow::anyhow!("{failed} photo(s) failed")),
-                Err(e) => Err(e),
-            }
-        }
+        }) => cli::restore::restore_command(&cli::RestoreOptions {
+            inputs,
+            out,
+            aligned,
+            backend: backend.unwrap_or_default(),
+            weights,
+            strength: strength.clamp(0.0, 1.0),
+            half,
+            skip_existing,
+        }),
         Some(Command::Eval {
             data,
             kernels,
@@ -215,95 +183,37 @@ fn main() -> ExitCode {
             metric_weights,
             out,
             backend,
-        }) => (|| {
-            use face_deblur::train::eval;
-            let compute = select_device(backend_choice(backend));
-            if let Some(notice) = &compute.notice {
-                eprintln!("note: {notice}");
-            }
-            let restorer = face_deblur::cli::load_restorer(weights.as_deref(), &compute.device)?;
-            let metrics = eval::Metrics::load(&metric_weights, &compute.device)?;
-            let kernels =
-                kernels.unwrap_or_else(|| data.join("kernels/motion_kernels.safetensors"));
-            let (sets, detector) = match suite {
-                Suite::Use => (
-                    eval::use_matched_sets(&data, &kernels, faces, seed, &sizes)?,
-                    Some(face_deblur::pipeline::detect::FaceDetector::new(
-                        Default::default(),
-                    )?),
-                ),
-                Suite::Training => (eval::test_sets(&data, &kernels, faces, seed)?, None),
-            };
-            let options = eval::EvalOptions {
-                work_size,
-                detector: detector.as_ref(),
-            };
-            let mut reports = Vec::new();
-            for (name, samples) in sets {
-                eprintln!("evaluating {name} ({} faces)…", samples.len());
-                reports.push(eval::evaluate_set(
-                    &name, &restorer, &metrics, &samples, &options,
-                ));
-            }
-            let md = eval::markdown(&reports);
-            std::fs::create_dir_all(&out)?;
-            if suite == Suite::Use {
-                let faces: Vec<PathBuf> = face_deblur::train::real_grid::REAL_GRID_FACES
-                    .iter()
-                    .map(|f| data.join(f))
-                    .collect();
-                let grid = out.join("real_grid.jpg");
-                face_deblur::train::real_grid::render(&restorer, &faces, &grid, 192)?;
-                eprintln!("wrote {}", grid.display());
-            }
-            face_deblur::fsutil::write_atomic(
-                &out.join("eval.json"),
-                serde_json::to_string_pretty(&reports)?.as_bytes(),
-            )?;
-            face_deblur::fsutil::write_atomic(&out.join("eval.md"), md.as_bytes())?;
-            println!("{md}");
-            Ok(())
-        })(),
+        }) => cli::eval::run_eval(cli::eval::EvalCommand {
+            data,
+            kernels,
+            seed,
+            weights,
+            faces,
+            suite,
+            sizes,
+            work_size,
+            metric_weights,
+            out,
+            backend: backend.unwrap_or_default(),
+        }),
         Some(Command::Train {
             config,
             out,
             resume,
             backend,
             print_config,
-        }) => (|| {
-            let config = match config {
-                Some(path) => TrainConfig::load(&path)?,
-                None => TrainConfig::compact_default(),
-            };
-            if print_config {
-                println!("{}", serde_json::to_string_pretty(&config)?);
-                return Ok(());
-            }
-            let compute = select_device(backend_choice(backend));
-            if let Some(notice) = &compute.notice {
-                eprintln!("note: {notice}");
-            }
-            eprintln!("training on {}", compute.description);
-            face_deblur::train::run::run(config, &out, resume, &compute.device)
-        })(),
+        }) => cli::train::run_train(
+            config,
+            &out,
+            resume,
+            backend.unwrap_or_default(),
+            print_config,
+        ),
         Some(Command::TrainDre {
             config,
             out,
             backend,
-        }) => (|| {
-            use face_deblur::train::dre;
-            let config: dre::DreConfig = match config {
-                Some(path) => serde_json::from_str(&std::fs::read_to_string(&path)?)?,
-                None => dre::DreConfig::default(),
-            };
-            let compute = select_device(backend_choice(backend));
-            if let Some(notice) = &compute.notice {
-                eprintln!("note: {notice}");
-            }
-            let report = dre::run(config, &out, &compute.device)?;
-            println!("{}", dre::readout_markdown(&report));
-            Ok(())
-        })(),
+        }) => cli::train::run_train_dre(config, &out, backend.unwrap_or_default()),
         Some(Command::Gui {
             image,
             screenshot,
@@ -313,7 +223,7 @@ fn main() -> ExitCode {
         }) => face_deblur::app::run_app(face_deblur::app::AppOptions {
             image,
             screenshot,
-            backend: backend.map(|b| backend_choice(Some(b))),
+            backend,
             weights,
             teacher_dir: teacher_weights,
             ..Default::default()

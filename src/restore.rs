@@ -12,6 +12,9 @@ use crate::pipeline::{
 /// Side of the face crops the model works on (it was trained on 128² faces).
 pub const WORKING_SIZE: u32 = 128;
 
+/// Image file extensions the restore command picks up in folders.
+pub const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp"];
+
 /// Why a photo could not be restored.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use super::command::Command;
-use crate::cli::IMAGE_EXTENSIONS;
+use crate::restore::IMAGE_EXTENSIONS;
 
 /// A dialog that "returns" faster than this was never shown.
 const NO_DIALOG_WITHIN: std::time::Duration = std::time::Duration::from_millis(150);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use burn::prelude::Device;
 use eframe::{egui_wgpu, wgpu};
 
-use crate::inference::BackendChoice;
+use crate::device::{BackendChoice, is_hardware};
 
 /// egui's wgpu device, registered with Burn.
 #[derive(Debug, Clone)]
@@ -39,16 +39,6 @@ pub fn configure(config: &mut egui_wgpu::WgpuConfiguration) {
             ..Default::default()
         });
     }
-}
-
-/// Whether an adapter is a hardware GPU.
-pub fn is_hardware(info: &wgpu::AdapterInfo) -> bool {
-    matches!(
-        info.device_type,
-        wgpu::DeviceType::DiscreteGpu
-            | wgpu::DeviceType::IntegratedGpu
-            | wgpu::DeviceType::VirtualGpu
-    )
 }
 
 /// Register egui's device with Burn when `backend` wants it (see the module docs); `None`

@@ -17,6 +17,7 @@ pub mod launch;
 mod messages;
 mod models;
 pub mod panels;
+pub mod protocol;
 pub mod state;
 pub mod textures;
 pub mod view;

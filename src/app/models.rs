@@ -7,9 +7,9 @@ use std::time::Instant;
 use burn::prelude::*;
 use image::RgbImage;
 
-use super::error::AppError;
+use super::protocol::ModelSource;
 use super::state::{FaceRestoration, Identity};
-use super::worker::{ModelSource, Outbox, WorkerMsg};
+use crate::convert::{TensorReadError, tensor_to_f32};
 use crate::inference::{
     BackendChoice, ComputeDevice, PriorMaps, Restorer, select_device, to_signed_chw_padded,
 };
@@ -19,6 +19,19 @@ use crate::pipeline::{
     DEFAULT_FEATHER, DetectorConfig, FaceDetector, Photo, PhotoRect, crop_region,
 };
 use crate::restore::WORKING_SIZE;
+
+/// What loading the models gave, for the UI (the worker turns it into a message).
+#[derive(Debug, Clone)]
+pub(crate) struct LoadReport {
+    /// Device description.
+    pub(crate) device: String,
+    /// Weights summary, or why the restorer did not load.
+    pub(crate) weights: Result<String, String>,
+    /// Why the device is not the one asked for.
+    pub(crate) notice: Option<String>,
+    /// Whether identity and teacher features are available (`Err`: why not).
+    pub(crate) identity: Result<(), String>,
+}
 
 /// Everything the worker owns.
 pub(crate) struct Models {
@@ -37,7 +50,8 @@ pub(crate) struct Models {
 }
 
 impl Models {
-    pub(crate) fn load(source: &ModelSource, out: &Outbox) -> Self {
+    /// Load the models for `source`; the report says what the UI should be told.
+    pub(crate) fn load(source: &ModelSource) -> (Self, LoadReport) {
         let compute = match &source.shared_gpu {
             Some(gpu)
                 if source.backend == BackendChoice::Gpu
@@ -59,7 +73,7 @@ impl Models {
             }
         };
         let device = compute.device.clone();
-        let restorer = crate::cli::load_restorer(source.weights.as_deref(), &device)
+        let restorer = crate::inference::load_restorer(source.weights.as_deref(), &device)
             .map_err(|e| format!("{e:#}"));
         let detector = FaceDetector::new(DetectorConfig::default()).map_err(|e| e.to_string());
         let kind = restorer
@@ -87,10 +101,10 @@ impl Models {
             models.warm_up();
             tracing::info!("GPU warm-up: {:.1} s", start.elapsed().as_secs_f32());
         }
-        match &models.restorer {
-            Ok(r) => out.send(WorkerMsg::Ready {
-                device: compute.description.clone(),
-                weights: format!(
+        let report = LoadReport {
+            device: compute.description.clone(),
+            weights: models.restorer.as_ref().map_err(Clone::clone).map(|r| {
+                format!(
                     "{} ({} steps, {:?} teacher)",
                     source
                         .weights
@@ -98,17 +112,12 @@ impl Models {
                         .map_or("shipped weights".into(), |p| p.display().to_string()),
                     r.info().trained_steps,
                     r.info().teacher
-                ),
-                notice: compute.notice.clone(),
-                identity: models.identity_error.clone().map_or(Ok(()), Err),
+                )
             }),
-            Err(e) => out.send(WorkerMsg::Failed {
-                face: None,
-                error: AppError::Model(e.clone()),
-                ends_job: false,
-            }),
-        }
-        models
+            notice: compute.notice.clone(),
+            identity: models.identity_error.clone().map_or(Ok(()), Err),
+        };
+        (models, report)
     }
 
     /// Run every network once on a blank face of the working size.
@@ -156,16 +165,12 @@ impl Models {
             Some(net) => {
                 let a = net.embed_signed(self.signed(&crop.image));
                 let b = net.embed_signed(restored_signed.clone());
-                let d: Vec<f32> = (a - b)
-                    .square()
-                    .sum_dim(1)
-                    .sqrt()
-                    .into_data()
-                    .try_to_vec()
-                    .unwrap_or_default();
-                match d.first() {
-                    Some(&d) if d.is_finite() => Identity::Distance(d),
-                    _ => Identity::Unavailable("the identity net gave no distance".into()),
+                match tensor_to_f32((a - b).square().sum_dim(1).sqrt()) {
+                    Ok(d) => match d.first() {
+                        Some(&d) if d.is_finite() => Identity::Distance(d),
+                        _ => Identity::Unavailable("the identity net gave no distance".into()),
+                    },
+                    Err(e) => Identity::Unavailable(e.to_string()),
                 }
             }
             None => Identity::Unavailable(
@@ -177,7 +182,9 @@ impl Models {
         let teacher = self
             .teacher
             .as_ref()
-            .map(|t| prior_maps(t.priors(restored_signed)));
+            .map(|t| prior_maps(t.priors(restored_signed)))
+            .transpose()
+            .map_err(|e| e.to_string())?;
         Ok(FaceRestoration {
             crop,
             restored,
@@ -229,19 +236,19 @@ fn load_teacher(
 }
 
 /// Teacher feature tensors `[1, C, H, W]` as prior maps (no CA weights).
-fn prior_maps(tensors: Vec<Tensor<4>>) -> Vec<PriorMaps> {
+fn prior_maps(tensors: Vec<Tensor<4>>) -> Result<Vec<PriorMaps>, TensorReadError> {
     tensors
         .into_iter()
         .enumerate()
         .map(|(i, t)| {
             let [_, c, h, w] = t.dims();
-            PriorMaps {
+            Ok(PriorMaps {
                 level: i + 1,
                 channels: c,
                 size: [h, w],
-                values: t.into_data().try_to_vec::<f32>().unwrap_or_default(),
+                values: tensor_to_f32(t)?,
                 channel_weights: None,
-            }
+            })
         })
         .collect()
 }

@@ -18,185 +18,10 @@ use eframe::egui;
 use image::RgbImage;
 
 use super::error::AppError;
-use super::models::Models;
-use super::state::{FaceId, FaceRestoration};
-use crate::inference::BackendChoice;
-use crate::pipeline::{FaceBox, Photo, PhotoError, PhotoRect, load_photo, save_photo};
-
-/// How the worker finds its model.
-#[derive(Debug, Clone, Default)]
-pub struct ModelSource {
-    /// Compute backend.
-    pub backend: BackendChoice,
-    /// Weight file (`None` = the shipped weights).
-    pub weights: Option<PathBuf>,
-    /// Folder with the teacher nets (face ResNet, VGG16) for identity and teacher features
-    /// (`None` = the face ResNet embedded in the binary).
-    pub teacher_dir: Option<PathBuf>,
-    /// egui's wgpu device registered with Burn, when the window has one the backend wants.
-    pub shared_gpu: Option<super::gpu::SharedGpu>,
-    /// Why the window's device could not be shared (shown as a notice).
-    pub shared_gpu_error: Option<String>,
-}
-
-impl ModelSource {
-    /// The same model on the CPU (after the GPU failed).
-    pub fn on_cpu(&self) -> Self {
-        Self {
-            backend: BackendChoice::Cpu,
-            shared_gpu: None,
-            shared_gpu_error: None,
-            ..self.clone()
-        }
-    }
-}
-
-/// One face to restore.
-#[derive(Debug, Clone)]
-pub struct FaceJob {
-    /// Which face.
-    pub id: FaceId,
-    /// Its revision when the job was sent.
-    pub revision: u64,
-    /// Face number shown to the user (1-based).
-    pub number: usize,
-    /// The square region to restore.
-    pub region: PhotoRect,
-}
-
-/// Work for the worker.
-#[derive(Debug)]
-pub enum Job {
-    /// Load a photo and detect its faces.
-    Open {
-        /// The file.
-        path: PathBuf,
-        /// Epoch to tag the answer with.
-        epoch: u64,
-    },
-    /// Restore faces of the open photo, one after the other.
-    Restore {
-        /// The photo.
-        photo: Arc<Photo>,
-        /// Its epoch.
-        epoch: u64,
-        /// The faces.
-        faces: Vec<FaceJob>,
-    },
-    /// Save the composited result.
-    Save {
-        /// The photo (metadata, original path).
-        photo: Arc<Photo>,
-        /// The composited pixels.
-        image: RgbImage,
-        /// Destination.
-        path: PathBuf,
-        /// The user confirmed replacing the original photo.
-        replace_original: bool,
-    },
-    /// Write face crops as PNG files.
-    Export {
-        /// (file, pixels) pairs.
-        files: Vec<(PathBuf, RgbImage)>,
-    },
-}
-
-impl Job {
-    /// A copy of an open or restore job, to run again after a GPU failure (cheap: the photo
-    /// is shared). Save and export jobs do not touch the GPU.
-    fn retry_copy(&self) -> Option<Job> {
-        match self {
-            Job::Open { path, epoch } => Some(Job::Open {
-                path: path.clone(),
-                epoch: *epoch,
-            }),
-            Job::Restore {
-                photo,
-                epoch,
-                faces,
-            } => Some(Job::Restore {
-                photo: photo.clone(),
-                epoch: *epoch,
-                faces: faces.clone(),
-            }),
-            _ => None,
-        }
-    }
-}
-
-/// What a finished job produced.
-#[derive(Debug)]
-pub enum Outcome {
-    /// A photo was opened; its detected faces (best first).
-    Opened {
-        /// The photo.
-        photo: Arc<Photo>,
-        /// Epoch of the request.
-        epoch: u64,
-        /// Detected faces.
-        faces: Vec<FaceBox>,
-    },
-    /// All faces of a restore job are done.
-    Restored {
-        /// Epoch of the request.
-        epoch: u64,
-        /// Faces restored.
-        count: usize,
-        /// Wall time.
-        seconds: f32,
-    },
-    /// The result was written.
-    Saved(PathBuf),
-    /// Face crops were written.
-    Exported(Vec<PathBuf>),
-}
-
-/// Messages from the worker.
-#[derive(Debug)]
-pub enum WorkerMsg {
-    /// The model is loaded.
-    Ready {
-        /// Device description.
-        device: String,
-        /// Weights summary.
-        weights: String,
-        /// Why the device is not the one asked for.
-        notice: Option<String>,
-        /// Whether identity and teacher features are available (`Err`: why not).
-        identity: Result<(), String>,
-    },
-    /// Step `done` of `total` of the current job.
-    Progress {
-        /// What is being done.
-        label: String,
-        /// Steps done.
-        done: usize,
-        /// Steps in all.
-        total: usize,
-    },
-    /// One face is restored.
-    FaceRestored {
-        /// Epoch of the photo.
-        epoch: u64,
-        /// Which face.
-        id: FaceId,
-        /// Revision it was restored at.
-        revision: u64,
-        /// The result.
-        result: Box<FaceRestoration>,
-    },
-    /// A job is done.
-    Finished(Outcome),
-    /// A job (or one face of it) failed.
-    Failed {
-        /// The face concerned (photo epoch, face), for restore jobs.
-        face: Option<(u64, FaceId)>,
-        /// What went wrong, readable.
-        error: AppError,
-        /// Whether the job ends with this message (no `Finished` follows).
-        ends_job: bool,
-    },
-}
+use super::models::{LoadReport, Models};
+pub(crate) use super::protocol::Outbox;
+pub use super::protocol::{FaceJob, Job, ModelSource, Outcome, WorkerMsg};
+use crate::pipeline::{Photo, PhotoError, load_photo, save_photo};
 
 /// Handle to the worker thread; dropping it stops the thread after its current job.
 pub struct Worker {
@@ -252,22 +77,6 @@ impl Worker {
     }
 }
 
-/// The worker's side of the message channel.
-pub(crate) struct Outbox {
-    tx: Sender<WorkerMsg>,
-    ctx: egui::Context,
-    current: Arc<AtomicU64>,
-}
-
-impl Outbox {
-    /// Send a message and ask the UI to repaint.
-    pub(crate) fn send(&self, msg: WorkerMsg) {
-        // The UI may be gone when the window closes; nothing to do then.
-        let _ = self.tx.send(msg);
-        self.ctx.request_repaint();
-    }
-}
-
 /// Threads the CPU model may use: all cores but one, so the window keeps a core to draw on
 /// (a software-rendered window needs it), unless `FACE_DEBLUR_MODEL_THREADS` says otherwise.
 pub fn model_threads() -> usize {
@@ -283,8 +92,32 @@ pub fn model_threads() -> usize {
 }
 
 fn run(source: ModelSource, jobs: Receiver<Job>, out: Outbox) {
-    let models = Models::load(&source, &out);
+    let models = load(&source, &out);
     serve(models, &source, jobs, &out);
+}
+
+/// Load the models and tell the UI how it went.
+fn load(source: &ModelSource, out: &Outbox) -> Models {
+    let (models, report) = Models::load(source);
+    out.send(ready_message(report));
+    models
+}
+
+/// The message for a model load: `Ready`, or `Failed` when the restorer did not load.
+fn ready_message(report: LoadReport) -> WorkerMsg {
+    match report.weights {
+        Ok(weights) => WorkerMsg::Ready {
+            device: report.device,
+            weights,
+            notice: report.notice,
+            identity: report.identity,
+        },
+        Err(e) => WorkerMsg::Failed {
+            face: None,
+            error: AppError::Model(e),
+            ends_job: false,
+        },
+    }
 }
 
 /// Do the jobs until the UI hangs up. A job that panics is reported; when it panicked on a
@@ -318,7 +151,7 @@ fn serve(mut models: Models, source: &ModelSource, jobs: Receiver<Job>, out: &Ou
             error: AppError::GpuFailed(what),
             ends_job: retry.is_none(),
         });
-        models = Models::load(&source.on_cpu(), out);
+        models = load(&source.on_cpu(), out);
         if let Some(job) = retry
             && let Err(what) = run_guarded(&models, pool.as_ref(), job, out)
         {
@@ -507,6 +340,7 @@ fn export(files: Vec<(PathBuf, RgbImage)>, out: &Outbox) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::BackendChoice;
 
     /// Serve `jobs` with models that panic in every job (`on_gpu`: as if on a GPU).
     fn serve_failing(on_gpu: bool, jobs: Vec<Job>) -> Vec<WorkerMsg> {
@@ -520,7 +354,7 @@ mod tests {
             ctx: egui::Context::default(),
             current: Arc::new(AtomicU64::new(0)),
         };
-        let mut models = Models::load(&source, &out);
+        let mut models = load(&source, &out);
         assert!(matches!(rx.try_recv(), Ok(WorkerMsg::Ready { .. })));
         models.on_gpu = on_gpu;
         models.simulate_failure = true;

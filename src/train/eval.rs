@@ -17,6 +17,7 @@ use super::data::{
 use super::loss::normalize_channels;
 use super::metrics::{psnr, ssim};
 use super::report::unit_chw_to_rgb;
+use crate::convert::tensor_to_f32;
 use crate::inference::{Restorer, signed_batch};
 use crate::model::teacher::{FACE_RESNET_FILE, FaceResnet, VGG16_FILE, Vgg16Features};
 use crate::model::tensors::{TensorFile, WeightFileError};
@@ -52,16 +53,16 @@ impl Metrics {
 
     /// Euclidean distance between the identity embeddings of `a` and `b` (`[B, 3, H, W]` in
     /// [-1, 1]), one per face; < 0.6 = same person by dlib's convention.
-    pub fn identity_distance(&self, a: Tensor<4>, b: Tensor<4>) -> Vec<f32> {
+    pub fn identity_distance(&self, a: Tensor<4>, b: Tensor<4>) -> Result<Vec<f32>> {
         let ea = self.resnet.embed_signed(a);
         let eb = self.resnet.embed_signed(b);
         let d = (ea - eb).square().sum_dim(1).sqrt(); // [B, 1]
-        d.into_data().try_to_vec().unwrap_or_default()
+        Ok(tensor_to_f32(d)?)
     }
 
     /// LPIPS-like distance: LPIPS v0.1's VGG heads on Caffe ImageNet VGG16 features (not the
     /// torchvision VGG16 the heads were fitted on, so uncalibrated: compare only with itself).
-    pub fn lpips_like(&self, a: Tensor<4>, b: Tensor<4>) -> Vec<f32> {
+    pub fn lpips_like(&self, a: Tensor<4>, b: Tensor<4>) -> Result<Vec<f32>> {
         let fa = self.vgg.lpips_features(a);
         let fb = self.vgg.lpips_features(b);
         let mut total: Option<Tensor<4>> = None;
@@ -73,9 +74,10 @@ impl Metrics {
                 None => weighted,
             });
         }
-        total
-            .map(|t| t.into_data().try_to_vec().unwrap_or_default())
-            .unwrap_or_default()
+        match total {
+            Some(t) => Ok(tensor_to_f32(t)?),
+            None => Ok(Vec::new()),
+        }
     }
 }
 
@@ -196,7 +198,7 @@ pub fn evaluate_set(
     metrics: &Metrics,
     samples: &[Sample],
     options: &EvalOptions,
-) -> SetReport {
+) -> Result<SetReport> {
     let device = restorer.device().clone();
     let mut report = SetReport {
         name: name.into(),
@@ -213,17 +215,12 @@ pub fn evaluate_set(
         let blurred = stack(&|s| &s.blurred);
         let sharp = stack(&|s| &s.sharp);
         let restored = restore_at_work_size(restorer, blurred.clone(), options.work_size);
-        let id_in = metrics.identity_distance(blurred.clone(), sharp.clone());
-        let id_out = metrics.identity_distance(restored.clone(), sharp.clone());
-        let lp_in = metrics.lpips_like(blurred, sharp.clone());
-        let lp_out = metrics.lpips_like(restored.clone(), sharp);
-        let out: Vec<f32> = restored
-            .add_scalar(1.0)
-            .mul_scalar(0.5)
-            .clamp(0.0, 1.0)
-            .into_data()
-            .try_to_vec()
-            .unwrap_or_default();
+        let id_in = metrics.identity_distance(blurred.clone(), sharp.clone())?;
+        let id_out = metrics.identity_distance(restored.clone(), sharp.clone())?;
+        let lp_in = metrics.lpips_like(blurred, sharp.clone())?;
+        let lp_out = metrics.lpips_like(restored.clone(), sharp)?;
+        let out: Vec<f32> =
+            tensor_to_f32(restored.add_scalar(1.0).mul_scalar(0.5).clamp(0.0, 1.0))?;
         let plane = 3 * size * size;
         for (k, s) in chunk.iter().enumerate() {
             let o = &out[k * plane..(k + 1) * plane];
@@ -261,7 +258,7 @@ pub fn evaluate_set(
     report.overall.finish();
     report.by_kernel_size.values_mut().for_each(Scores::finish);
     report.by_family.values_mut().for_each(Scores::finish);
-    report
+    Ok(report)
 }
 
 /// The test sets: CelebA test split and the held-out UTKFace part, `count` faces each, blurred

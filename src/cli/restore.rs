@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::inference::{BackendChoice, Restorer, select_device};
+use crate::device::BackendChoice;
+pub use crate::inference::load_restorer;
 use crate::pipeline::{DetectorConfig, FaceDetector, load_photo, output_format, save_photo};
+pub use crate::restore::IMAGE_EXTENSIONS;
 use crate::restore::{face_crops, restore_crops};
-use crate::weights;
 
 /// Options of `face-deblur restore`.
 #[derive(Debug, Clone)]
@@ -30,9 +31,6 @@ pub struct RestoreOptions {
     /// Skip inputs whose output file already exists.
     pub skip_existing: bool,
 }
-
-/// Image file extensions the restore command picks up in folders.
-pub const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp"];
 
 fn is_image(path: &Path) -> bool {
     path.extension()
@@ -72,19 +70,12 @@ pub fn output_paths(files: &[PathBuf], inputs: &[PathBuf], out: &Path) -> Vec<Pa
         .collect()
 }
 
-/// Load the weights to use: `path`, or the shipped ones.
-pub fn load_restorer(path: Option<&Path>, device: &burn::prelude::Device) -> Result<Restorer> {
-    let restorer = match path {
-        Some(p) => Restorer::load(p, device)?,
-        None => weights::load_shipped(device).map(|w| Restorer::from_loaded(w, device))?,
-    };
-    if !restorer.is_trained() {
-        bail!(
-            "the weights are untrained (0 training steps): face-deblur will not pretend to restore \
-             with them; train with `face-deblur train` or pass --weights"
-        );
+/// Run `face-deblur restore`: [`run_restore`], with photos that failed reported as an error.
+pub fn restore_command(options: &RestoreOptions) -> Result<()> {
+    match run_restore(options)? {
+        0 => Ok(()),
+        failed => bail!("{failed} photo(s) failed"),
     }
-    Ok(restorer)
 }
 
 /// Remove the temporary files that a killed earlier run left in the output folders.
@@ -144,10 +135,7 @@ pub fn run_restore(options: &RestoreOptions) -> Result<usize> {
     } else {
         (files, outputs)
     };
-    let compute = select_device(options.backend);
-    if let Some(notice) = &compute.notice {
-        eprintln!("note: {notice}");
-    }
+    let compute = super::device_with_notice(options.backend);
     let detector = if options.aligned {
         None
     } else {

@@ -1,0 +1,103 @@
+//! `face-deblur eval`: measure weights on blurred test faces and write eval.json/eval.md.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::device::BackendChoice;
+use crate::train::eval;
+
+/// Which faces `eval` measures on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    /// Faces as the app sees them (framings, sizes, blur families, noise).
+    Use,
+    /// The training distribution (the numbers of earlier sessions).
+    Training,
+}
+
+/// Options of `face-deblur eval` (see the command's `--help`).
+#[derive(Debug, Clone)]
+pub struct EvalCommand {
+    /// Data root with faces/ and kernels/.
+    pub data: PathBuf,
+    /// Recorded kernels file (default: DATA/kernels/motion_kernels.safetensors).
+    pub kernels: Option<PathBuf>,
+    /// Seed of the blur synthesis.
+    pub seed: u64,
+    /// Weight file (default: the shipped weights).
+    pub weights: Option<PathBuf>,
+    /// Faces per test set.
+    pub faces: usize,
+    /// Which test faces.
+    pub suite: Suite,
+    /// Face sizes of the `use` suite.
+    pub sizes: Vec<usize>,
+    /// Largest side the model runs at (0 = each face at its own size).
+    pub work_size: usize,
+    /// Folder with the metric nets.
+    pub metric_weights: PathBuf,
+    /// Folder for eval.json and eval.md.
+    pub out: PathBuf,
+    /// Compute backend.
+    pub backend: BackendChoice,
+}
+
+/// Run `face-deblur eval`.
+pub fn run_eval(cmd: EvalCommand) -> Result<()> {
+    let EvalCommand {
+        data,
+        kernels,
+        seed,
+        weights,
+        faces,
+        suite,
+        sizes,
+        work_size,
+        metric_weights,
+        out,
+        backend,
+    } = cmd;
+    let compute = super::device_with_notice(backend);
+    let restorer = super::load_restorer(weights.as_deref(), &compute.device)?;
+    let metrics = eval::Metrics::load(&metric_weights, &compute.device)?;
+    let kernels = kernels.unwrap_or_else(|| data.join("kernels/motion_kernels.safetensors"));
+    let (sets, detector) = match suite {
+        Suite::Use => (
+            eval::use_matched_sets(&data, &kernels, faces, seed, &sizes)?,
+            Some(crate::pipeline::detect::FaceDetector::new(
+                Default::default(),
+            )?),
+        ),
+        Suite::Training => (eval::test_sets(&data, &kernels, faces, seed)?, None),
+    };
+    let options = eval::EvalOptions {
+        work_size,
+        detector: detector.as_ref(),
+    };
+    let mut reports = Vec::new();
+    for (name, samples) in sets {
+        eprintln!("evaluating {name} ({} faces)…", samples.len());
+        reports.push(eval::evaluate_set(
+            &name, &restorer, &metrics, &samples, &options,
+        )?);
+    }
+    let md = eval::markdown(&reports);
+    std::fs::create_dir_all(&out)?;
+    if suite == Suite::Use {
+        let faces: Vec<PathBuf> = crate::train::real_grid::REAL_GRID_FACES
+            .iter()
+            .map(|f| data.join(f))
+            .collect();
+        let grid = out.join("real_grid.jpg");
+        crate::train::real_grid::render(&restorer, &faces, &grid, 192)?;
+        eprintln!("wrote {}", grid.display());
+    }
+    crate::fsutil::write_atomic(
+        &out.join("eval.json"),
+        serde_json::to_string_pretty(&reports)?.as_bytes(),
+    )?;
+    crate::fsutil::write_atomic(&out.join("eval.md"), md.as_bytes())?;
+    println!("{md}");
+    Ok(())
+}

@@ -1,0 +1,83 @@
+use super::*;
+use crate::model::mmrb::EncoderBlock;
+
+fn tiny() -> GeneratorConfig {
+    GeneratorConfig::new([4, 8, 8], [6, 8, 10], 1, 1, 1, 1)
+}
+
+#[test]
+fn forward_shapes_for_all_ablation_variants() {
+    let device = Device::flex();
+    let x = Tensor::<4>::zeros([2, 3, 16, 12], &device);
+    for (prior, ft) in [(true, true), (true, false), (false, true)] {
+        let g = tiny()
+            .with_prior_stream(prior)
+            .with_feature_transforms(ft)
+            .init(&device);
+        let out = g.forward(x.clone());
+        assert_eq!(out.image.dims(), [2, 3, 16, 12]);
+        if prior {
+            let dims: Vec<_> = out.priors.iter().map(|p| p.dims()).collect();
+            assert_eq!(dims, vec![[2, 6, 16, 12], [2, 8, 8, 6], [2, 10, 4, 3]]);
+        } else {
+            assert!(out.priors.is_empty());
+        }
+    }
+}
+
+#[test]
+fn mmrb_and_dafi_variants_run_and_report_their_masks() {
+    let device = Device::flex();
+    let x = Tensor::<4>::random(
+        [2, 3, 16, 16],
+        burn::tensor::Distribution::Uniform(-0.9, 0.9),
+        &device,
+    );
+    for (block, fusion) in [
+        (EncoderBlock::Mmrb, FusionKind::Sft),
+        (EncoderBlock::Residual, FusionKind::Dafi),
+        (EncoderBlock::Mmrb, FusionKind::SftDafi),
+    ] {
+        let config = tiny().with_encoder_block(block).with_fusion(fusion);
+        let out = config.init(&device).forward(x.clone());
+        assert_eq!(out.image.dims(), [2, 3, 16, 16]);
+        // A fresh generator is still the identity (zero output conv).
+        let diff: f32 = (out.image - x.clone()).abs().max().into_scalar();
+        assert!(diff < 1e-4, "{block:?}/{fusion:?}: {diff}");
+        let masks: Vec<_> = out.dafi_masks.iter().map(|m| m.dims()).collect();
+        if fusion.uses_dre() {
+            assert_eq!(masks, vec![[2, 4], [2, 8], [2, 8]]);
+            assert_eq!(
+                out.degradation.map(|v| v.dims()),
+                Some([2, crate::model::dre::DRE_DIM])
+            );
+        } else {
+            assert!(masks.is_empty() && out.degradation.is_none());
+        }
+        assert!(config.macs(16, 16) > tiny().macs(16, 16));
+    }
+}
+
+#[test]
+fn fresh_generator_is_the_identity() {
+    let device = Device::flex();
+    let x = Tensor::<4>::random(
+        [1, 3, 8, 8],
+        burn::tensor::Distribution::Uniform(-0.99, 0.99),
+        &device,
+    );
+    let out = tiny().init(&device).forward(x.clone());
+    let diff: f32 = (out.image - x).abs().max().into_scalar();
+    assert!(diff < 1e-4, "max difference {diff}");
+}
+
+#[test]
+fn output_is_in_signed_unit_range() {
+    let device = Device::flex();
+    let x = Tensor::<4>::random([1, 3, 8, 8], burn::tensor::Distribution::Default, &device);
+    let out = tiny()
+        .init(&device)
+        .forward(x.mul_scalar(2.0).sub_scalar(1.0));
+    let v: Vec<f32> = out.image.into_data().try_to_vec().unwrap();
+    assert!(v.iter().all(|x| (-1.0..=1.0).contains(x)));
+}
