@@ -136,7 +136,7 @@ mod tests {
         }
         let removed = remove_stale_temps(&dir).unwrap();
         if Path::new("/proc/self").exists() {
-            assert_eq!(removed, [dead.clone()]);
+            assert_eq!(removed, std::slice::from_ref(&dead));
             assert!(!dead.exists());
         } else {
             assert!(removed.is_empty());
