@@ -122,7 +122,7 @@ impl Restorer {
     }
 
     /// Run the generator in f16 (weights and activations). Meant for GPUs: the outputs differ
-    /// from f32 by less than one 8-bit level on the evaluation faces (`examples/f16_quality.rs`);
+    /// from f32 by a few 8-bit levels at most (`examples/f16_quality.rs`, `tests/backends.rs`);
     /// on the CPU f16 is emulated and slower than f32. The CA weights of the inspector stay f32.
     pub fn with_half_precision(mut self) -> Self {
         if !self.half {

@@ -44,7 +44,7 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         strength: f32,
         /// Run the network in half precision (f16): for GPUs; on the CPU it is emulated
-        /// (same result within one 8-bit level, about 2× slower).
+        /// (same result within a few 8-bit levels, about 2× slower).
         #[arg(long)]
         half: bool,
         /// Leave photos whose output file already exists alone (to finish an interrupted
