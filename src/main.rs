@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use face_deblur::cli;
-use face_deblur::cli::eval::Suite;
 use face_deblur::device::BackendChoice;
 
 #[derive(Parser)]
@@ -53,45 +52,7 @@ enum Command {
         skip_existing: bool,
     },
     /// Evaluate weights on blurred test faces (PSNR, SSIM, identity, LPIPS-like).
-    Eval {
-        /// Data root with faces/ and kernels/ (default: ../shared/data).
-        #[arg(long, default_value = "../shared/data")]
-        data: PathBuf,
-        /// Recorded kernels file (default: DATA/kernels/motion_kernels.safetensors).
-        #[arg(long)]
-        kernels: Option<PathBuf>,
-        /// Seed of the blur synthesis.
-        #[arg(long, default_value_t = 2022)]
-        seed: u64,
-        /// Weight file (default: the shipped weights).
-        #[arg(long)]
-        weights: Option<PathBuf>,
-        /// Faces per test set.
-        #[arg(long, default_value_t = 200)]
-        faces: usize,
-        /// `use`: faces as the app sees them (detector-crop and FFHQ framings at 128² and
-        /// 256², held-out recorded shake / synthetic shake / defocus / Gaussian blur, noise
-        /// σ 2/255, detection rates, real-face grid); `training`: the training distribution
-        /// (tight framing, 128², shake only, no noise).
-        #[arg(long, value_enum, default_value_t = Suite::Use)]
-        suite: Suite,
-        /// Face sizes of the `use` suite.
-        #[arg(long, value_delimiter = ',', default_value = "128,256")]
-        sizes: Vec<usize>,
-        /// Largest side the model runs at; larger faces are restored as the photo pipeline
-        /// does (downscaled, restored, the change upscaled). 0 = each face at its own size.
-        #[arg(long, default_value_t = 128)]
-        work_size: usize,
-        /// Folder with the metric nets (face ResNet, VGG16, LPIPS heads).
-        #[arg(long, default_value = "../shared/weights")]
-        metric_weights: PathBuf,
-        /// Write eval.json and eval.md into this folder.
-        #[arg(long, default_value = ".")]
-        out: PathBuf,
-        /// Compute backend.
-        #[arg(long, value_enum)]
-        backend: Option<BackendChoice>,
-    },
+    Eval(cli::eval::EvalCommand),
     /// Open the desktop app (also what `face-deblur` with no subcommand does).
     Gui {
         /// Photo to open.
@@ -171,31 +132,7 @@ fn main() -> ExitCode {
             half,
             skip_existing,
         }),
-        Some(Command::Eval {
-            data,
-            kernels,
-            seed,
-            weights,
-            faces,
-            suite,
-            sizes,
-            work_size,
-            metric_weights,
-            out,
-            backend,
-        }) => cli::eval::run_eval(cli::eval::EvalCommand {
-            data,
-            kernels,
-            seed,
-            weights,
-            faces,
-            suite,
-            sizes,
-            work_size,
-            metric_weights,
-            out,
-            backend: backend.unwrap_or_default(),
-        }),
+        Some(Command::Eval(cmd)) => cli::eval::run_eval(cmd),
         Some(Command::Train {
             config,
             out,

@@ -42,10 +42,10 @@ fn outputs(dir: &Path) -> Vec<(PathBuf, SystemTime)> {
     found
 }
 
+/// The hidden (temporary) files in `dir`.
 fn temps(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    listing(dir)
+        .into_iter()
         .filter(|n| n.starts_with('.'))
         .collect()
 }
@@ -187,6 +187,7 @@ fn three_inputs(dir: &Path) -> PathBuf {
     input
 }
 
+/// Every entry of `dir`, hidden ones too, sorted.
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
@@ -196,6 +197,7 @@ fn listing(dir: &Path) -> Vec<String> {
     names
 }
 
+#[cfg(user_namespaces)]
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     listing(dir)
         .into_iter()

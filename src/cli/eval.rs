@@ -16,31 +16,46 @@ pub enum Suite {
     Training,
 }
 
-/// Options of `face-deblur eval` (see the command's `--help`).
-#[derive(Debug, Clone)]
+/// Options of `face-deblur eval` (its `--help` text).
+#[derive(Debug, Clone, clap::Args)]
 pub struct EvalCommand {
-    /// Data root with faces/ and kernels/.
+    /// Data root with faces/ and kernels/ (default: ../shared/data).
+    #[arg(long, default_value = "../shared/data")]
     pub data: PathBuf,
     /// Recorded kernels file (default: DATA/kernels/motion_kernels.safetensors).
+    #[arg(long)]
     pub kernels: Option<PathBuf>,
     /// Seed of the blur synthesis.
+    #[arg(long, default_value_t = 2022)]
     pub seed: u64,
     /// Weight file (default: the shipped weights).
+    #[arg(long)]
     pub weights: Option<PathBuf>,
     /// Faces per test set.
+    #[arg(long, default_value_t = 200)]
     pub faces: usize,
-    /// Which test faces.
+    /// `use`: faces as the app sees them (detector-crop and FFHQ framings at 128² and
+    /// 256², held-out recorded shake / synthetic shake / defocus / Gaussian blur, noise
+    /// σ 2/255, detection rates, real-face grid); `training`: the training distribution
+    /// (tight framing, 128², shake only, no noise).
+    #[arg(long, value_enum, default_value_t = Suite::Use)]
     pub suite: Suite,
     /// Face sizes of the `use` suite.
+    #[arg(long, value_delimiter = ',', default_value = "128,256")]
     pub sizes: Vec<usize>,
-    /// Largest side the model runs at (0 = each face at its own size).
+    /// Largest side the model runs at; larger faces are restored as the photo pipeline
+    /// does (downscaled, restored, the change upscaled). 0 = each face at its own size.
+    #[arg(long, default_value_t = 128)]
     pub work_size: usize,
-    /// Folder with the metric nets.
+    /// Folder with the metric nets (face ResNet, VGG16, LPIPS heads).
+    #[arg(long, default_value = "../shared/weights")]
     pub metric_weights: PathBuf,
-    /// Folder for eval.json and eval.md.
+    /// Write eval.json and eval.md into this folder.
+    #[arg(long, default_value = ".")]
     pub out: PathBuf,
     /// Compute backend.
-    pub backend: BackendChoice,
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendChoice>,
 }
 
 /// Run `face-deblur eval`.
@@ -58,7 +73,7 @@ pub fn run_eval(cmd: EvalCommand) -> Result<()> {
         out,
         backend,
     } = cmd;
-    let compute = super::device_with_notice(backend);
+    let compute = super::device_with_notice(backend.unwrap_or_default());
     let restorer = super::load_restorer(weights.as_deref(), &compute.device)?;
     let metrics = eval::Metrics::load(&metric_weights, &compute.device)?;
     let kernels = kernels.unwrap_or_else(|| data.join("kernels/motion_kernels.safetensors"));
