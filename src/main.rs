@@ -72,35 +72,9 @@ enum Command {
         teacher_weights: Option<PathBuf>,
     },
     /// Train the degradation representation encoder (DRE) for DAFI by momentum contrast.
-    TrainDre {
-        /// DRE configuration (JSON); without it, the defaults.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Run folder: dre.safetensors, log, read-out report.
-        #[arg(long)]
-        out: PathBuf,
-        /// Compute backend.
-        #[arg(long, value_enum)]
-        backend: Option<BackendChoice>,
-    },
+    TrainDre(cli::train::TrainDreCommand),
     /// Train DFPGnet (resumable).
-    Train {
-        /// Training configuration (JSON); without it, the compact defaults.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Run folder: checkpoints, log, curves, samples, best weights.
-        #[arg(long)]
-        out: PathBuf,
-        /// Continue the checkpoint in --out.
-        #[arg(long)]
-        resume: bool,
-        /// Compute backend.
-        #[arg(long, value_enum)]
-        backend: Option<BackendChoice>,
-        /// Write the default configuration to --out/config.json and exit.
-        #[arg(long)]
-        print_config: bool,
-    },
+    Train(cli::train::TrainCommand),
 }
 
 fn main() -> ExitCode {
@@ -133,24 +107,8 @@ fn main() -> ExitCode {
             skip_existing,
         }),
         Some(Command::Eval(cmd)) => cli::eval::run_eval(cmd),
-        Some(Command::Train {
-            config,
-            out,
-            resume,
-            backend,
-            print_config,
-        }) => cli::train::run_train(
-            config,
-            &out,
-            resume,
-            backend.unwrap_or_default(),
-            print_config,
-        ),
-        Some(Command::TrainDre {
-            config,
-            out,
-            backend,
-        }) => cli::train::run_train_dre(config, &out, backend.unwrap_or_default()),
+        Some(Command::Train(cmd)) => cli::train::run_train(cmd),
+        Some(Command::TrainDre(cmd)) => cli::train::run_train_dre(cmd),
         Some(Command::Gui {
             image,
             screenshot,

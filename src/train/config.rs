@@ -50,14 +50,20 @@ pub enum DataMix {
     Photo,
 }
 
-/// Everything a training run needs; `face-deblur train --config FILE` reads it.
+/// Everything a training run needs; `face-deblur train --config FILE` reads it
+/// ([`TrainConfig::load`]).
+///
+/// Every field has a default ([`TrainConfig::compact_default`]), so a JSON file lists only what
+/// differs, also inside `generator`; `face-deblur train --print-config` shows the effective
+/// configuration, which is also what is saved beside a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// Ablation variant (B6 = full DFPGnet).
     pub variant: Variant,
-    /// Generator size; its `prior_stream`/`feature_transforms` are set from `variant` and
-    /// its `prior_channels` from `teacher`.
+    /// Generator size; its `prior_stream`/`feature_transforms` follow `variant` and its
+    /// `prior_channels` follow `teacher` ([`TrainConfig::from_json`] sets them; a file that
+    /// sets them otherwise is refused).
     pub generator: GeneratorConfig,
     /// Feature discriminator channels.
     pub discriminator_channels: [usize; 3],
@@ -97,33 +103,33 @@ pub struct TrainConfig {
     /// Folder with the teachers' weight files.
     pub teacher_weights_dir: PathBuf,
     /// Training data mix.
-    #[serde(default)]
     pub data: DataMix,
     /// Linear learning-rate warm-up steps, counted from `schedule_start`.
-    #[serde(default)]
     pub warmup_steps: usize,
     /// Cosine decay length in steps after the warm-up (0 = the paper's exponential decay
     /// per epoch, `lr_decay_per_epoch`).
-    #[serde(default)]
     pub cosine_steps: usize,
     /// Final learning rate of the cosine decay, relative to the peak.
-    #[serde(default = "default_lr_min_factor")]
     pub lr_min_factor: f64,
     /// Step at which this schedule starts (a run resumed with a new schedule counts from
     /// here; earlier steps keep the factor of step 0 of the schedule).
-    #[serde(default)]
     pub schedule_start: usize,
     /// Clip each parameter's gradient to this L2 norm (none = no clipping).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grad_clip_norm: Option<f64>,
     /// Steps trained on the pixel loss alone: before this step neither the prior loss nor the
     /// discriminator is used (nor the teacher run), so the pixel loss settles first.
-    #[serde(default)]
     pub pixel_only_until: usize,
     /// Pre-trained degradation encoder (`face-deblur train-dre`), required when the
     /// generator's `fusion` uses DAFI; relative paths are relative to the working directory.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub dre_weights: Option<PathBuf>,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self::compact_default()
+    }
 }
 
 impl TrainConfig {
@@ -153,7 +159,7 @@ impl TrainConfig {
             data: DataMix::Training,
             warmup_steps: 0,
             cosine_steps: 0,
-            lr_min_factor: default_lr_min_factor(),
+            lr_min_factor: 0.01,
             schedule_start: 0,
             grad_clip_norm: None,
             pixel_only_until: 0,
@@ -161,15 +167,84 @@ impl TrainConfig {
         }
     }
 
-    /// Read a JSON config file.
+    /// Read a JSON config file ([`TrainConfig::from_json`]).
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read training config {}", path.display()))?;
-        let config: Self = serde_json::from_str(&text)
-            .with_context(|| format!("training config {} is not valid", path.display()))?;
-        config
-            .check()
-            .with_context(|| format!("training config {}", path.display()))?;
+        Self::from_json(&text).with_context(|| format!("training config {}", path.display()))
+    }
+
+    /// Parse a JSON config: fields left out (also inside `generator`) take the values of
+    /// [`TrainConfig::compact_default`]; the generator's `prior_stream`/`feature_transforms`
+    /// are set from `variant` and its `prior_channels` from `teacher`, and a JSON that gives
+    /// them other values is refused (the variant and the teacher decide them). The result has
+    /// passed [`TrainConfig::check`].
+    pub fn from_json(text: &str) -> anyhow::Result<Self> {
+        let mut value: serde_json::Value = serde_json::from_str(text).context("not valid JSON")?;
+        let object = value
+            .as_object_mut()
+            .context("a training config is a JSON object")?;
+        let given = match object.remove("generator") {
+            None => serde_json::Map::new(),
+            Some(serde_json::Value::Object(given)) => given,
+            Some(other) => anyhow::bail!("`generator` must be an object, not {other}"),
+        };
+        let mut generator = serde_json::to_value(Self::default().generator)?;
+        let fields = generator
+            .as_object_mut()
+            .context("a generator config serialises as an object")?;
+        for (key, field) in &given {
+            anyhow::ensure!(fields.contains_key(key), "generator: unknown field `{key}`");
+            fields.insert(key.clone(), field.clone());
+        }
+        object.insert("generator".into(), generator);
+        let mut config: Self = serde_json::from_value(value).context("not a training config")?;
+        let derived = config.generator_config();
+        let g = &config.generator;
+        let variant = format!("variant {:?}", config.variant).to_lowercase();
+        let which = |on: bool, yes: &str, no: &str| {
+            format!("{variant}, which {}", if on { yes } else { no })
+        };
+        for (key, agrees, why, decides) in [
+            (
+                "prior_stream",
+                g.prior_stream == derived.prior_stream,
+                which(
+                    derived.prior_stream,
+                    "has a prior stream",
+                    "has no prior stream",
+                ),
+                "the variant",
+            ),
+            (
+                "feature_transforms",
+                g.feature_transforms == derived.feature_transforms,
+                which(
+                    derived.feature_transforms,
+                    "uses SSFT/SFT",
+                    "uses no SSFT/SFT",
+                ),
+                "the variant",
+            ),
+            (
+                "prior_channels",
+                g.prior_channels == derived.prior_channels,
+                format!(
+                    "the {:?} teacher, whose priors have {:?} channels",
+                    config.teacher, derived.prior_channels
+                ),
+                "the teacher",
+            ),
+        ] {
+            if let Some(value) = given.get(key) {
+                anyhow::ensure!(
+                    agrees,
+                    "generator.{key} = {value} contradicts {why}: leave it out ({decides} decides it)"
+                );
+            }
+        }
+        config.generator = derived;
+        config.check()?;
         Ok(config)
     }
 
@@ -192,7 +267,9 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// The generator config with the variant's switches and the teacher's channels applied.
+    /// The generator config with the variant's switches and the teacher's channels applied
+    /// (what [`TrainConfig::from_json`] stores in `generator`; a config built in code may
+    /// still differ).
     pub fn generator_config(&self) -> GeneratorConfig {
         let mut g = self.generator.clone();
         g.prior_stream = self.variant.prior_stream();
@@ -229,10 +306,6 @@ impl TrainConfig {
     pub fn adversarial_phase(&self, step: usize) -> bool {
         step >= self.pixel_only_until
     }
-}
-
-fn default_lr_min_factor() -> f64 {
-    0.01
 }
 
 #[cfg(test)]
@@ -280,5 +353,126 @@ mod tests {
         assert_eq!(config.data, DataMix::Training);
         assert_eq!(config.cosine_steps, 0);
         assert!((config.lr_factor(1796) - 0.99).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_json_lists_only_what_differs_and_the_variant_sets_the_switches() {
+        let config = TrainConfig::from_json(
+            r#"{"variant": "b3", "teacher": "vgg16", "steps": 300,
+                "generator": {"encoder_block": "mmrb"}}"#,
+        )
+        .unwrap();
+        let mut expected = TrainConfig::compact_default();
+        expected.variant = Variant::B3;
+        expected.teacher = TeacherKind::Vgg16;
+        expected.steps = 300;
+        expected.generator.encoder_block = crate::model::EncoderBlock::Mmrb;
+        expected.generator = expected.generator_config();
+        assert!(!config.generator.feature_transforms);
+        assert_eq!(config.generator.prior_channels, [64, 128, 256]);
+        assert_eq!(
+            serde_json::to_string(&config).unwrap(),
+            serde_json::to_string(&expected).unwrap()
+        );
+        // Switches that agree with the variant and the teacher may be given.
+        TrainConfig::from_json(
+            r#"{"variant": "b3", "generator": {"prior_stream": true, "feature_transforms": false,
+                "prior_channels": [32, 32, 64]}}"#,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn switches_that_contradict_the_variant_or_teacher_are_refused() {
+        for (json, names) in [
+            (
+                r#"{"variant": "b1", "generator": {"prior_stream": true}}"#,
+                ["prior_stream = true", "variant b1"],
+            ),
+            (
+                r#"{"variant": "b3", "generator": {"feature_transforms": true}}"#,
+                ["feature_transforms = true", "variant b3"],
+            ),
+            (
+                r#"{"teacher": "vgg16", "generator": {"prior_channels": [32, 32, 64]}}"#,
+                ["prior_channels = [32,32,64]", "Vgg16"],
+            ),
+            (
+                r#"{"generator": {"channel": [8, 8, 8]}}"#,
+                ["unknown", "channel"],
+            ),
+            (r#"{"step": 10}"#, ["unknown", "step"]),
+            (r#"{"generator": [1]}"#, ["generator", "object"]),
+        ] {
+            let e = format!("{:#}", TrainConfig::from_json(json).unwrap_err());
+            for name in names {
+                assert!(e.contains(name), "{json}: {e:?} does not name {name}");
+            }
+        }
+    }
+
+    /// The committed configs: `train/*.json` and its folders (DRE configs are
+    /// [`crate::train::dre::DreConfig`]s), and the configs saved beside committed runs.
+    fn committed_configs() -> Vec<(PathBuf, bool)> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("train");
+        let mut files = Vec::new();
+        for dir in ["", "ablation", "compare"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "json") {
+                    files.push((path, false));
+                }
+            }
+        }
+        for entry in std::fs::read_dir(root.join("checkpoints")).unwrap() {
+            let path = entry.unwrap().path();
+            for name in ["config.json", "dre_config.json"] {
+                if path.join(name).exists() {
+                    files.push((path.join(name), true));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn every_committed_config_loads_and_lists_only_what_differs() {
+        let files = committed_configs();
+        assert!(files.len() >= 15, "{files:?}");
+        let default = serde_json::to_value(TrainConfig::compact_default()).unwrap();
+        for (path, saved) in files {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy();
+            if name.starts_with("dre") {
+                let _: crate::train::dre::DreConfig = serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                continue;
+            }
+            TrainConfig::load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            if saved {
+                continue; // a run's saved config is the whole effective config
+            }
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for (key, field) in value.as_object().unwrap() {
+                if key == "generator" {
+                    for (key, field) in field.as_object().unwrap() {
+                        assert_ne!(
+                            &default["generator"][key],
+                            field,
+                            "{}: generator.{key} is the default",
+                            path.display()
+                        );
+                    }
+                } else {
+                    assert_ne!(
+                        &default[key],
+                        field,
+                        "{}: {key} is the default",
+                        path.display()
+                    );
+                }
+            }
+        }
     }
 }
