@@ -10,7 +10,7 @@ use image::RgbImage;
 
 use crate::convert::{TensorReadError, tensor_to_f32};
 use crate::model::Generator;
-use crate::model::blocks::ChannelAttention;
+use crate::model::layers::ChannelAttention;
 use crate::weights::{self, WeightsError, WeightsInfo};
 
 pub use crate::device::{BackendChoice, ComputeDevice, hardware_gpu, select_device};

@@ -13,7 +13,7 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use safetensors::SafeTensors;
 
-use crate::model::blocks::ChannelAttention;
+use crate::model::layers::ChannelAttention;
 use crate::model::{DegradationEncoder, Discriminator, Generator, GeneratorConfig, TeacherKind};
 
 /// Value of the `format` metadata key.

@@ -5,7 +5,7 @@ use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::module::adaptive_avg_pool2d;
 
-use super::blocks::{ChannelAttention, LEAKY_SLOPE, conv_down, conv1x1, conv3x3};
+use super::layers::{ChannelAttention, LEAKY_SLOPE, conv_down, conv1x1, conv3x3};
 
 /// Discriminator hyper-parameters.
 #[derive(Config, Debug, PartialEq)]
@@ -23,11 +23,6 @@ pub struct DiscriminatorConfig {
 }
 
 impl DiscriminatorConfig {
-    /// The discriminator used with a generator whose priors have `prior_channels` channels.
-    pub fn for_priors(prior_channels: [usize; 3]) -> Self {
-        Self::new(prior_channels, [64, 128, 128])
-    }
-
     /// Build the discriminator on `device`.
     pub fn init(&self, device: &Device) -> Discriminator {
         let [p1, p2, p3] = self.prior_channels;

@@ -17,7 +17,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, softmax};
 use burn::tensor::module::adaptive_avg_pool2d;
 
-use super::blocks::{LEAKY_SLOPE, conv_down, conv3x3};
+use super::layers::{LEAKY_SLOPE, conv_down, conv3x3};
 
 /// Channels of the DRE's stages (at H, H/2, H/4, H/8); the last is the vector's length.
 pub const DRE_CHANNELS: [usize; 4] = [16, 32, 64, 64];

@@ -24,7 +24,7 @@ use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 use serde::{Deserialize, Serialize};
 
-use super::blocks::{ChannelAttention, LEAKY_SLOPE, conv1x1, conv3x3};
+use super::layers::{ChannelAttention, LEAKY_SLOPE, conv1x1, conv3x3};
 
 /// Dilations of the parallel paths.
 pub const MMRB_DILATIONS: [usize; 3] = [1, 2, 3];

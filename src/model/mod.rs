@@ -5,6 +5,7 @@ pub mod blocks;
 pub mod discriminator;
 pub mod dre;
 pub mod generator;
+pub mod layers;
 pub mod mmrb;
 pub mod teacher;
 pub mod tensors;

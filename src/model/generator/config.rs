@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Generator;
 use super::prior::{PriorFusion, PriorStream, zero_conv1x1};
-use crate::model::blocks::{ResGroup, Sft, conv_down, conv1x1, conv3x3};
+use crate::model::blocks::{ResGroup, Sft};
 use crate::model::dre::{Dafi, DegradationEncoder};
+use crate::model::layers::{conv_down, conv1x1, conv3x3};
 use crate::model::mmrb::{EncoderBlock, Mmrb};
 
 /// How an estimated prior P̂_i enters the decoder features D_i.
@@ -188,7 +189,13 @@ impl GeneratorConfig {
         let [c1, c2, c3] = self.channels;
         let cs = self.channels;
         let prior = if self.prior_stream {
-            Some(PriorStream::new(self, device))
+            Some(PriorStream::new(
+                self.channels,
+                self.prior_channels,
+                self.prior_blocks,
+                self.feature_transforms,
+                device,
+            ))
         } else {
             None
         };

@@ -16,8 +16,9 @@ use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, tanh};
 
-use super::blocks::{LEAKY_SLOPE, ResGroup};
+use super::blocks::ResGroup;
 use super::dre::DegradationEncoder;
+use super::layers::LEAKY_SLOPE;
 
 /// Largest |x| fed to atanh, so that ±1 inputs stay finite.
 const ATANH_LIMIT: f64 = 0.999;

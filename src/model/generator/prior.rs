@@ -4,9 +4,9 @@
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
-use super::GeneratorConfig;
-use crate::model::blocks::{ResGroup, Sft, conv3x3};
+use crate::model::blocks::{ResGroup, Sft};
 use crate::model::dre::Dafi;
+use crate::model::layers::conv3x3;
 
 /// A 1×1 conv initialised to zero, so a fresh generator returns its input unchanged.
 pub(super) fn zero_conv1x1(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
@@ -85,13 +85,21 @@ pub struct PriorStream {
 }
 
 impl PriorStream {
-    pub(super) fn new(config: &GeneratorConfig, device: &Device) -> Self {
+    /// Branches from the deblurring stream's `channels` to the priors' `prior_channels`,
+    /// `blocks` residual blocks each, with SSFT when `feature_transforms`.
+    pub(super) fn new(
+        channels: [usize; 3],
+        prior_channels: [usize; 3],
+        blocks: usize,
+        feature_transforms: bool,
+        device: &Device,
+    ) -> Self {
         let branches = (0..3)
             .map(|i| {
-                let (c, p) = (config.channels[i], config.prior_channels[i]);
+                let (c, p) = (channels[i], prior_channels[i]);
                 PriorBranch {
-                    ssft: config.feature_transforms.then(|| Sft::new(c, c, c, device)),
-                    group: ResGroup::new(c, config.prior_blocks, device),
+                    ssft: feature_transforms.then(|| Sft::new(c, c, c, device)),
+                    group: ResGroup::new(c, blocks, device),
                     out: (c != p).then(|| conv3x3(c, p, device)),
                 }
             })
