@@ -154,14 +154,32 @@ fn absurd_network_sizes_in_the_metadata_are_refused_before_allocating() {
     }
 }
 
-fn tempdir() -> std::path::PathBuf {
+/// A scratch folder of one test, removed with everything in it when the test ends.
+struct Scratch(std::path::PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            eprintln!("cannot remove the scratch folder {}: {e}", self.0.display());
+        }
+    }
+}
+
+fn tempdir() -> Scratch {
     let dir = std::env::temp_dir().join(format!(
         "face-deblur-weights-test-{}-{:?}",
         std::process::id(),
         std::thread::current().id()
     ));
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 #[test]

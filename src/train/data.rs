@@ -55,13 +55,6 @@ pub const DEFAULT_SIZE: usize = 128;
 /// Odd synthetic kernel sizes cycled through by [`FaceDataset::eval_set`].
 pub const EVAL_SYNTHETIC_SIZES: [usize; 8] = [13, 15, 17, 19, 21, 23, 25, 27];
 
-/// The data root: `$FACE_DEBLUR_DATA` if set, else `../shared/data` next to the crate.
-pub fn default_data_root() -> PathBuf {
-    std::env::var_os("FACE_DEBLUR_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"))
-}
-
 /// Path of the recorded-kernel file under a data root.
 pub fn recorded_kernels_path(data_root: &Path) -> PathBuf {
     data_root.join("kernels/motion_kernels.safetensors")
@@ -428,3 +421,5 @@ fn is_jpeg(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod warp_tests;

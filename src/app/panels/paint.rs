@@ -3,7 +3,7 @@
 use eframe::egui;
 use egui::{Align2, Color32, FontId, Pos2, Rect, Stroke, StrokeKind, Vec2};
 
-use crate::app::state::{FaceStatus, region_rect};
+use crate::app::state::FaceStatus;
 use crate::app::view::ViewState;
 
 /// Colour of a face box.
@@ -109,10 +109,4 @@ pub fn badge(painter: &egui::Painter, pos: Pos2, align: Align2, text: &str) {
     let r = align.anchor_size(pos, size);
     painter.rect_filled(r, 4.0, Color32::from_black_alpha(170));
     painter.galley(r.min + Vec2::new(6.0, 3.0), galley, Color32::WHITE);
-}
-
-/// The photo region of a face in screen points (for tests and tools).
-pub fn face_screen_rect(v: &ViewState, region: &crate::pipeline::PhotoRect) -> Rect {
-    let r = region_rect(region);
-    Rect::from_min_max(v.to_screen(r.min), v.to_screen(r.max))
 }
