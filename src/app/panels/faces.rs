@@ -69,14 +69,17 @@ fn face_row_ui(
         FaceStatus::Restored => "restored".into(),
         FaceStatus::Failed(_) => "failed".into(),
     };
-    let title = RichText::new(format!("Face {number} · {origin} · {status}"))
-        .color(status_color(&face.status));
+    let text = format!("Face {number} · {origin} · {status}");
+    let title = RichText::new(&text).color(status_color(&face.status));
     ui.horizontal(|ui| {
-        if ui.selectable_label(selected, title).clicked() {
-            cmds.push(Command::Select(Some(face.id)));
-        }
         if face.status == FaceStatus::Queued {
             ui.spinner();
+        }
+        // Truncated to the panel: a long title (even a passing "restoring…") must not widen
+        // the panel for good.
+        let title = egui::Button::selectable(selected, title).truncate();
+        if ui.add(title).on_hover_text(text).clicked() {
+            cmds.push(Command::Select(Some(face.id)));
         }
     });
     ui.label(
