@@ -65,7 +65,6 @@ fn wait_for(h: &mut Harness<'_, DeblurApp>, what: &str, done: impl Fn(&DeblurApp
 
 /// The real-window tests take turns: two windows rendering on the software Vulkan driver at
 /// once can time out reconfiguring a surface ("Failed to wait for GPU to come idle").
-#[cfg(display)]
 fn one_window_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static WINDOW: std::sync::Mutex<()> = std::sync::Mutex::new(());
     WINDOW
@@ -398,6 +397,16 @@ fn save_never_overwrites_the_original_without_confirmation() {
     h.run_steps(1);
     wait_for(&mut h, "replacing", |a| a.is_idle());
     assert_ne!(std::fs::read(&original).unwrap(), bytes);
+    assert_eq!(image::open(&original).unwrap().width(), 700);
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("tmp"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "replaced through the atomic writer: {leftovers:?}"
+    );
 
     // Export writes the restored crop and the original crop of each restored face.
     h.state_mut().run_cmd(Command::ExportTo(dir.clone()));

@@ -322,3 +322,59 @@ fn folders_and_oversized_files_are_refused_before_reading() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_save_paths_agree_and_only_a_confirmed_replace_overwrites_the_input() {
+    use face_deblur::pipeline::{save_photo_over_input, save_photo_owned};
+    let dir = scratch("save_paths");
+    // A 16-bit RGBA photo on disk (decoded straight from the file), one pixel then changed.
+    let rgba = image::ImageBuffer::<image::Rgba<u16>, Vec<u16>>::from_fn(40, 30, |x, y| {
+        image::Rgba([
+            x as u16 * 1601 + 3,
+            y as u16 * 2003 + 5,
+            40_001,
+            20_000 + x as u16,
+        ])
+    });
+    let input = dir.join("in.png");
+    DynamicImage::ImageRgba16(rgba.clone())
+        .save(&input)
+        .unwrap();
+    let photo = load_photo(&input).unwrap();
+    let mut result = photo.rgb_u8.clone();
+    result.put_pixel(7, 9, Rgb([1, 2, 3]));
+
+    save_photo(&photo, &result, dir.join("a.png")).unwrap();
+    save_photo_owned(photo.clone(), result.clone(), dir.join("b.png")).unwrap();
+    let a = std::fs::read(dir.join("a.png")).unwrap();
+    assert_eq!(a, std::fs::read(dir.join("b.png")).unwrap());
+    let saved = image::load_from_memory(&a).unwrap().into_rgba16();
+    for (x, y, pixel) in saved.enumerate_pixels() {
+        if (x, y) == (7, 9) {
+            assert_eq!(pixel.0, [257, 514, 771, 20_007], "converted, alpha kept");
+        } else {
+            assert_eq!(pixel, rgba.get_pixel(x, y), "({x}, {y}) keeps 16 bits");
+        }
+    }
+
+    let original = std::fs::read(&input).unwrap();
+    let err = save_photo(&photo, &result, &input).unwrap_err();
+    assert!(
+        matches!(err, PhotoError::WouldOverwriteInput { .. }),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), original);
+    save_photo_over_input(&photo, &result, &input).unwrap();
+    assert_eq!(std::fs::read(&input).unwrap(), a, "replaced");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["a.png", "b.png", "in.png"],
+        "no temporary file left"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,6 +1,8 @@
 //! Faults in the middle of work: a batch `restore` killed with SIGKILL at random moments
 //! leaves only complete output files, and `--skip-existing` finishes the batch without
-//! rewriting what was done.
+//! rewriting what was done; a full disk or a read-only folder fails the photo by name and
+//! leaves nothing behind; a photo at the pixel limit (8-bit JPEG, 16-bit RGBA TIFF) restores
+//! in under 2 GiB.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -293,26 +295,25 @@ fn peak_rss_kib(child: &mut std::process::Child) -> (u64, std::process::ExitStat
     }
 }
 
-#[test]
-#[cfg_attr(not(target_os = "linux"), ignore = "reads /proc for the peak memory")]
-fn restore_at_the_pixel_limit_stays_under_2_gb() {
-    let dir = scratch("memory");
-    // 10000 × 10000 = the 100 MP limit, with a real face (the asset scaled ×6) in it.
+/// A 10000 × 10000 photo (the 100 MP limit) of one flat colour with a real face (the asset
+/// scaled ×6) in it.
+fn photo_at_the_pixel_limit() -> image::RgbImage {
     let face = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/faces/gfpgan_adele.jpg");
     let face = image::open(face).unwrap().to_rgb8();
     let face = image::imageops::resize(&face, 1536, 1536, image::imageops::FilterType::Triangle);
     let mut photo = image::RgbImage::from_pixel(10_000, 10_000, image::Rgb([118, 112, 104]));
     image::imageops::replace(&mut photo, &face, 4000, 3000);
-    let input = dir.join("huge.jpg");
-    photo.save(&input).unwrap();
-    drop(photo);
+    photo
+}
 
-    let out = dir.join("out.jpg");
+/// Runs `restore` on the CPU from `input` to `out`, checks that it restored one face and
+/// stayed under 2 GiB, and returns its peak RSS in MiB.
+fn restore_within_2_gb(input: &Path, out: &Path) -> u64 {
     let mut child = Command::new(env!("CARGO_BIN_EXE_face-deblur"))
         .arg("restore")
-        .arg(&input)
+        .arg(input)
         .arg("-o")
-        .arg(&out)
+        .arg(out)
         .args(["--backend", "cpu"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -326,7 +327,6 @@ fn restore_at_the_pixel_limit_stays_under_2_gb() {
         stderr.contains("(1 face)"),
         "the face is found and restored: {stderr}"
     );
-    eprintln!("100 MP JPEG: peak RSS {} MiB", peak_kib / 1024);
     assert!(
         peak_kib > 100 * 1024,
         "the measurement works ({peak_kib} KiB)"
@@ -336,10 +336,58 @@ fn restore_at_the_pixel_limit_stays_under_2_gb() {
         "peak RSS {} MiB must stay under 2 GiB",
         peak_kib / 1024
     );
+    peak_kib / 1024
+}
+
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "reads /proc for the peak memory")]
+fn restore_at_the_pixel_limit_stays_under_2_gb() {
+    let dir = scratch("memory");
+    let input = dir.join("huge.jpg");
+    photo_at_the_pixel_limit().save(&input).unwrap();
+    let out = dir.join("out.jpg");
+    let peak_mib = restore_within_2_gb(&input, &out);
+    eprintln!("100 MP JPEG: peak RSS {peak_mib} MiB");
     let restored = image::ImageReader::open(&out)
         .unwrap()
         .into_dimensions()
         .unwrap();
     assert_eq!(restored, (10_000, 10_000));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+#[cfg_attr(not(target_os = "linux"), ignore = "reads /proc for the peak memory")]
+fn restore_16_bit_rgba_at_the_pixel_limit_stays_under_2_gb() {
+    let dir = scratch("memory16");
+    // The same photo as 16-bit RGBA (800 MB of pixels, an uncompressed 800 MB TIFF), with
+    // values 8 bits cannot hold and a translucent band.
+    let input = dir.join("huge.tif");
+    {
+        let mut photo = image::DynamicImage::ImageRgb8(photo_at_the_pixel_limit()).to_rgba16();
+        for (_, y, pixel) in photo.enumerate_pixels_mut() {
+            pixel.0[0] = pixel.0[0].saturating_add(77);
+            if y < 500 {
+                pixel.0[3] = 30_000;
+            }
+        }
+        photo.save(&input).unwrap();
+    }
+    let out = dir.join("out.tif");
+    let peak_mib = restore_within_2_gb(&input, &out);
+    eprintln!("100 MP 16-bit RGBA TIFF: peak RSS {peak_mib} MiB");
+    let decoder = image::ImageReader::open(&out)
+        .unwrap()
+        .with_guessed_format()
+        .unwrap()
+        .into_decoder()
+        .unwrap();
+    use image::ImageDecoder;
+    assert_eq!(decoder.dimensions(), (10_000, 10_000));
+    assert_eq!(
+        decoder.color_type(),
+        image::ColorType::Rgba16,
+        "full depth kept"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -44,15 +44,6 @@ pub enum AppError {
         /// What went wrong.
         reason: String,
     },
-    /// Replacing the original photo after the user confirmed it failed.
-    #[error("cannot replace {}: {source}", path.display())]
-    Replace {
-        /// The original photo.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
     /// Nothing to do for the requested action.
     #[error("{0}")]
     Nothing(&'static str),

@@ -335,14 +335,9 @@ pub fn write_png(img: &egui::ColorImage, path: &Path) -> anyhow::Result<()> {
         .collect();
     let buf = image::RgbImage::from_raw(w as u32, h as u32, rgb)
         .context("screenshot has the wrong number of pixels")?;
-    let mut bytes = Vec::new();
-    buf.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    crate::fsutil::write_atomic(path, &bytes)
+    crate::fsutil::write_atomic_with(path, |out| buf.write_to(out, image::ImageFormat::Png))
         .with_context(|| format!("cannot write {}", path.display()))
 }

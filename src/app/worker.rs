@@ -21,7 +21,7 @@ use super::error::AppError;
 use super::models::{LoadReport, Models};
 pub(crate) use super::protocol::Outbox;
 pub use super::protocol::{FaceJob, Job, ModelSource, Outcome, WorkerMsg};
-use crate::pipeline::{Photo, PhotoError, load_photo, save_photo};
+use crate::pipeline::{Photo, PhotoError, load_photo, save_photo, save_photo_over_input};
 
 /// Handle to the worker thread; dropping it stops the thread after its current job.
 pub struct Worker {
@@ -287,8 +287,9 @@ fn restore(models: &Models, photo: &Photo, epoch: u64, faces: &[FaceJob], out: &
     }));
 }
 
-/// Save `image`; with `replace_original`, write next to the original and rename over it
-/// (`save_photo` itself never overwrites its input).
+/// Save `image`; with `replace_original` (the user confirmed it) the original photo itself
+/// may be the destination, replaced atomically like any output (`save_photo` alone never
+/// overwrites its input).
 fn save(
     photo: &Photo,
     image: &RgbImage,
@@ -297,16 +298,7 @@ fn save(
 ) -> Result<(), AppError> {
     match save_photo(photo, image, path) {
         Err(PhotoError::WouldOverwriteInput { .. }) if replace_original => {
-            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("png");
-            let tmp = path.with_extension(format!("face-deblur-tmp.{ext}"));
-            save_photo(photo, image, &tmp).map_err(AppError::Save)?;
-            std::fs::rename(&tmp, path).map_err(|source| {
-                let _ = std::fs::remove_file(&tmp);
-                AppError::Replace {
-                    path: path.to_path_buf(),
-                    source,
-                }
-            })
+            save_photo_over_input(photo, image, path).map_err(AppError::Save)
         }
         other => other.map_err(AppError::Save),
     }
@@ -315,14 +307,10 @@ fn save(
 fn export(files: Vec<(PathBuf, RgbImage)>, out: &Outbox) {
     let mut written = Vec::new();
     for (path, img) in files {
-        let mut bytes = Vec::new();
-        let result = img
-            .write_to(
-                &mut std::io::Cursor::new(&mut bytes),
-                image::ImageFormat::Png,
-            )
-            .map_err(|e| e.to_string())
-            .and_then(|()| crate::fsutil::write_atomic(&path, &bytes).map_err(|e| e.to_string()));
+        let result = crate::fsutil::write_atomic_with(&path, |out| {
+            img.write_to(out, image::ImageFormat::Png)
+        })
+        .map_err(|e| e.to_string());
         match result {
             Ok(()) => written.push(path),
             Err(reason) => {

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::BackendChoice;
 pub use crate::inference::load_restorer;
-use crate::pipeline::{DetectorConfig, FaceDetector, load_photo, output_format, save_photo};
+use crate::pipeline::{DetectorConfig, FaceDetector, load_photo, output_format, save_photo_owned};
 pub use crate::restore::IMAGE_EXTENSIONS;
 use crate::restore::{face_crops, restore_crops};
 
@@ -182,7 +182,8 @@ pub fn run_restore(options: &RestoreOptions) -> Result<usize> {
             bar.set_message(input.display().to_string());
             let result = found.and_then(|(photo, crops)| -> Result<usize> {
                 let restored = restore_crops(&restorer, &photo, crops, options.strength)?;
-                save_photo(&photo, &restored.image, output)?;
+                // The faces go into the photo's own full-precision pixels: no second copy.
+                save_photo_owned(photo, restored.image, output)?;
                 Ok(restored.faces.len())
             });
             match result {

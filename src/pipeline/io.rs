@@ -1,7 +1,8 @@
 //! Loading photos: decode with resource limits, read EXIF and ICC, apply the EXIF orientation,
 //! and keep the original pixels (bit depth, grey, alpha) so that saving loses nothing.
 
-use std::io::Cursor;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use image::{
@@ -85,6 +86,11 @@ impl Photo {
         self.original.as_ref()
     }
 
+    /// Takes the full-precision pixels out (for saving a photo that is no longer needed).
+    pub(super) fn take_original(&mut self) -> Option<DynamicImage> {
+        self.original.take()
+    }
+
     /// Colour type of the decoded pixels (e.g. `Rgb8`, `La16`).
     #[must_use]
     pub fn decoded_color(&self) -> ColorType {
@@ -103,13 +109,20 @@ fn split_original(image: DynamicImage) -> (RgbImage, Option<DynamicImage>) {
     }
 }
 
+/// Bytes read from the start of a file to recognise its format (the longest signature
+/// `image` checks is 12 bytes).
+const SIGNATURE_BYTES: u64 = 64;
+
 /// Loads a photo: decodes it within [`MAX_PIXELS`] / [`MAX_DECODE_BYTES`], reads EXIF and
 /// ICC, applies the EXIF orientation, and converts to 8-bit RGB for processing while keeping
 /// the original pixels for saving.
 ///
 /// The format is detected from the content, not the extension. Every failure is a
 /// [`PhotoError`] naming the file: empty file, not an image, truncated or corrupt data,
-/// header declaring a huge size, unsupported format.
+/// header declaring a huge size, unsupported format. A JPEG is read whole (its truncation and
+/// colour components are checked on the bytes; it is compressed, so small); every other
+/// format is decoded straight from the file, so a 16-bit TIFF's file bytes and its pixels are
+/// never in memory together.
 pub fn load_photo(path: impl AsRef<Path>) -> Result<Photo, PhotoError> {
     let path = path.as_ref();
     let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
@@ -127,45 +140,85 @@ pub fn load_photo(path: impl AsRef<Path>) -> Result<Photo, PhotoError> {
             bytes: meta.len(),
         });
     }
-    let bytes = std::fs::read(&path).map_err(io)?;
-    decode_photo(&path, &bytes)
+    let mut file = File::open(&path).map_err(io)?;
+    let mut head = Vec::new();
+    (&mut file)
+        .take(SIGNATURE_BYTES)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    let format = detect_format(&path, &head)?;
+    if format == ImageFormat::Jpeg {
+        let mut bytes = head;
+        // At most the size checked above (a file still growing is cut there).
+        (&mut file)
+            .take(MAX_FILE_BYTES.saturating_sub(SIGNATURE_BYTES))
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        return decode_photo(&path, &bytes);
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let reopen = || File::open(&path).map(BufReader::new);
+    decode_from(&path, format, BufReader::new(file), reopen, false)
 }
 
 /// Decodes a photo from its file bytes; `path` is only used for messages and [`Photo::path`].
 pub fn decode_photo(path: &Path, bytes: &[u8]) -> Result<Photo, PhotoError> {
-    let path_buf = path.to_path_buf();
-    if bytes.is_empty() {
-        return Err(PhotoError::Empty { path: path_buf });
+    let format = detect_format(path, bytes)?;
+    let mut cmyk = false;
+    if format == ImageFormat::Jpeg {
+        if jpeg_is_truncated(bytes) {
+            return Err(PhotoError::Decode {
+                path: path.to_path_buf(),
+                reason: "the JPEG data is truncated (no end-of-image marker after the last scan)"
+                    .into(),
+            });
+        }
+        cmyk = jpeg_component_count(bytes) == Some(4);
     }
-    let decode_err = |reason: String| PhotoError::Decode {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let format = image::guess_format(bytes).map_err(|_| PhotoError::Unsupported {
+    let reopen = || Ok(Cursor::new(bytes));
+    decode_from(path, format, Cursor::new(bytes), reopen, cmyk)
+}
+
+/// The image format of a file from its first bytes; refuses empty and unrecognised files.
+fn detect_format(path: &Path, head: &[u8]) -> Result<ImageFormat, PhotoError> {
+    if head.is_empty() {
+        return Err(PhotoError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    image::guess_format(head).map_err(|_| PhotoError::Unsupported {
         path: path.to_path_buf(),
         reason: format!(
             "the content is not a PNG, JPEG, WebP, TIFF or BMP image{}",
             extension_note(path)
         ),
-    })?;
-    if format == ImageFormat::Jpeg && jpeg_is_truncated(bytes) {
-        return Err(decode_err(
-            "the JPEG data is truncated (no end-of-image marker after the last scan)".into(),
-        ));
-    }
+    })
+}
 
+/// Decodes a photo of a known `format` from `reader` (positioned at the start of the file).
+/// `reopen` gives a second reader of the same content (the TIFF profile is read with its own
+/// decoder); `cmyk_jpeg` says the JPEG frame has four components.
+fn decode_from<R: BufRead + Seek>(
+    path: &Path,
+    format: ImageFormat,
+    reader: R,
+    reopen: impl Fn() -> std::io::Result<R>,
+    cmyk_jpeg: bool,
+) -> Result<Photo, PhotoError> {
+    let path_buf = path.to_path_buf();
     let mut limits = Limits::default();
     limits.max_alloc = Some(MAX_DECODE_BYTES);
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut reader = ImageReader::with_format(reader, format);
     reader.limits(limits);
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| map_image_error(path, e, (0, 0)))?;
     let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
-        return Err(decode_err(format!(
-            "the image has no pixels ({width}×{height})"
-        )));
+        return Err(PhotoError::Decode {
+            path: path_buf,
+            reason: format!("the image has no pixels ({width}×{height})"),
+        });
     }
     if u64::from(width) * u64::from(height) > MAX_PIXELS || decoder.total_bytes() > MAX_DECODE_BYTES
     {
@@ -176,16 +229,20 @@ pub fn decode_photo(path: &Path, bytes: &[u8]) -> Result<Photo, PhotoError> {
         });
     }
 
-    let mut source_color = decoder.original_color_type();
-    if format == ImageFormat::Jpeg && jpeg_component_count(bytes) == Some(4) {
+    let source_color = if cmyk_jpeg {
         // zune-jpeg converts CMYK/YCCK to RGB (assuming Adobe-inverted CMYK, no ICC transform).
-        source_color = ExtendedColorType::Cmyk8;
-    }
+        ExtendedColorType::Cmyk8
+    } else {
+        decoder.original_color_type()
+    };
     let exif = read_exif(path, &mut decoder);
     let icc = if format == ImageFormat::Tiff {
         // image 0.25.10's TIFF decoder loses tag values larger than its decoding buffer
         // limit once limits are set, so read the profile with a separate header-only decoder.
-        image::codecs::tiff::TiffDecoder::new(Cursor::new(bytes)).and_then(|mut d| d.icc_profile())
+        reopen()
+            .map_err(ImageError::IoError)
+            .and_then(image::codecs::tiff::TiffDecoder::new)
+            .and_then(|mut d| d.icc_profile())
     } else {
         decoder.icc_profile()
     };

@@ -42,4 +42,4 @@ pub use crop::{
 pub use detect::{DetectError, DetectorConfig, FaceBox, FaceDetector, detect_faces};
 pub use io::{MAX_FILE_BYTES, Photo, PhotoError, decode_photo, load_photo};
 pub use paste::paste_back;
-pub use save::{output_format, save_photo};
+pub use save::{output_format, save_photo, save_photo_over_input, save_photo_owned};

@@ -23,7 +23,7 @@
 //! over `feather × side` pixels on each side (separable in x and y), so the transition is
 //! smooth with no visible seam. Pixels outside the crop region are never written.
 
-use image::{Rgb32FImage, RgbImage, imageops::FilterType};
+use image::{DynamicImage, ImageBuffer, Pixel, Rgb32FImage, RgbImage, imageops::FilterType};
 
 use super::crop::{CropError, FaceCrop};
 
@@ -117,6 +117,73 @@ pub fn feather_ramp(len: u32, feather: f32) -> Vec<f32> {
         .collect()
 }
 
+/// Rows converted at a time by [`merge_into_original`].
+const MERGE_STRIP_ROWS: u32 = 64;
+
+/// Writes the pixels the pipeline changed (where `after` differs from `before`, both the
+/// photo's upright 8-bit RGB) into `original`, the same photo at full precision, converted to
+/// its layout and keeping its alpha. Every other pixel keeps its full precision. The
+/// conversion goes strip by strip (rows without a change are skipped), so no converted copy
+/// of the whole photo is ever made. All three images have the same size.
+pub fn merge_into_original(original: &mut DynamicImage, before: &RgbImage, after: &RgbImage) {
+    debug_assert_eq!(before.dimensions(), after.dimensions());
+    debug_assert_eq!(original.width(), after.width());
+    debug_assert_eq!(original.height(), after.height());
+    match original {
+        DynamicImage::ImageLuma8(o) => merge_strips(o, before, after, DynamicImage::to_luma8),
+        DynamicImage::ImageLumaA8(o) => {
+            merge_strips(o, before, after, DynamicImage::to_luma_alpha8);
+        }
+        DynamicImage::ImageRgb8(o) => merge_strips(o, before, after, DynamicImage::to_rgb8),
+        DynamicImage::ImageRgba8(o) => merge_strips(o, before, after, DynamicImage::to_rgba8),
+        DynamicImage::ImageLuma16(o) => merge_strips(o, before, after, DynamicImage::to_luma16),
+        DynamicImage::ImageLumaA16(o) => {
+            merge_strips(o, before, after, DynamicImage::to_luma_alpha16);
+        }
+        DynamicImage::ImageRgb16(o) => merge_strips(o, before, after, DynamicImage::to_rgb16),
+        DynamicImage::ImageRgba16(o) => merge_strips(o, before, after, DynamicImage::to_rgba16),
+        DynamicImage::ImageRgb32F(o) => merge_strips(o, before, after, DynamicImage::to_rgb32f),
+        DynamicImage::ImageRgba32F(o) => {
+            merge_strips(o, before, after, DynamicImage::to_rgba32f);
+        }
+        // A layout this version does not know: keep the 8-bit result.
+        _ => *original = DynamicImage::ImageRgb8(after.clone()),
+    }
+}
+
+fn merge_strips<P: Pixel>(
+    original: &mut ImageBuffer<P, Vec<P::Subpixel>>,
+    before: &RgbImage,
+    after: &RgbImage,
+    convert: impl Fn(&DynamicImage) -> ImageBuffer<P, Vec<P::Subpixel>>,
+) {
+    let (width, height) = after.dimensions();
+    let row_len = width as usize * 3;
+    let alpha = usize::from(P::CHANNEL_COUNT) - 1;
+    for top in (0..height).step_by(MERGE_STRIP_ROWS as usize) {
+        let rows = MERGE_STRIP_ROWS.min(height - top);
+        let span = top as usize * row_len..(top + rows) as usize * row_len;
+        let changed = &after.as_raw()[span.clone()];
+        if before.as_raw()[span] == *changed {
+            continue;
+        }
+        let strip = RgbImage::from_raw(width, rows, changed.to_vec()).expect("whole rows");
+        let converted = convert(&DynamicImage::ImageRgb8(strip));
+        for (x, y, pixel) in converted.enumerate_pixels() {
+            let y = top + y;
+            if before.get_pixel(x, y) == after.get_pixel(x, y) {
+                continue;
+            }
+            let target = original.get_pixel_mut(x, y);
+            let kept_alpha = target.channels()[alpha];
+            *target = *pixel;
+            if P::HAS_ALPHA {
+                target.channels_mut()[alpha] = kept_alpha;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +266,34 @@ mod tests {
         // No feathering in aligned mode: even the corners change.
         for (x, y) in [(0, 0), (89, 0), (0, 69), (89, 69)] {
             assert_ne!(out.get_pixel(x, y), photo.get_pixel(x, y), "({x}, {y})");
+        }
+    }
+
+    #[test]
+    fn merge_changes_only_changed_pixels_and_keeps_alpha() {
+        // 16-bit RGBA over more than one strip; one pixel in the second strip changes.
+        let (width, height) = (5, MERGE_STRIP_ROWS + 3);
+        let rgba = ImageBuffer::<image::Rgba<u16>, Vec<u16>>::from_fn(width, height, |x, y| {
+            image::Rgba([
+                x as u16 * 1000 + 7,
+                y as u16 * 300 + 1,
+                40_001,
+                1234 + x as u16,
+            ])
+        });
+        let mut original = DynamicImage::ImageRgba16(rgba.clone());
+        let before = original.to_rgb8();
+        let mut after = before.clone();
+        let changed = (3, MERGE_STRIP_ROWS + 1);
+        after.put_pixel(changed.0, changed.1, image::Rgb([10, 20, 30]));
+        merge_into_original(&mut original, &before, &after);
+        let merged = original.as_rgba16().unwrap();
+        for (x, y, pixel) in merged.enumerate_pixels() {
+            if (x, y) == changed {
+                assert_eq!(pixel.0, [10 * 257, 20 * 257, 30 * 257, 1234 + 3]);
+            } else {
+                assert_eq!(pixel, rgba.get_pixel(x, y), "({x}, {y}) keeps 16 bits");
+            }
         }
     }
 

@@ -14,15 +14,17 @@
 //!
 //! XMP and IPTC blocks are not carried over. Anything dropped is reported with `tracing::warn!`.
 
-use std::fs;
-use std::io::Cursor;
+use std::borrow::Cow;
+use std::fs::{self, File};
+use std::io::BufWriter;
 use std::path::Path;
 
 use image::codecs::{bmp::BmpEncoder, png::PngEncoder, tiff::TiffEncoder, webp::WebPEncoder};
-use image::{DynamicImage, ImageBuffer, ImageEncoder, ImageFormat, Pixel, RgbImage};
+use image::{DynamicImage, ImageEncoder, ImageFormat, RgbImage};
 
 use super::io::{Photo, PhotoError};
 use super::metadata::{icc_color_space, reset_exif_orientation};
+use super::paste::merge_into_original;
 
 /// JPEG quality used when saving.
 pub const JPEG_QUALITY: u8 = 95;
@@ -52,14 +54,70 @@ pub fn output_format(path: &Path) -> Option<ImageFormat> {
 /// rotation is in the pixels now) and the ICC profile is kept when it matches the written
 /// colour space (a CMYK profile never goes on RGB output). See the module docs for the table.
 ///
-/// The file is written to a temporary file in the same directory and renamed into place.
-/// Refuses to write over the input photo.
+/// The encoder streams into a temporary file in the same directory, which is renamed into
+/// place ([`crate::fsutil::write_atomic_with`]). Refuses to write over the input photo.
+/// [`save_photo_owned`] does the same without copying the photo's pixels.
 pub fn save_photo(
     photo: &Photo,
     rgb_u8: &RgbImage,
     out_path: impl AsRef<Path>,
 ) -> Result<(), PhotoError> {
+    save_copy(photo, rgb_u8, out_path.as_ref(), Target::NotTheInput)
+}
+
+/// [`save_photo`] for a photo that is no longer needed: the restored pixels go into the
+/// photo's own full-precision buffer, so a 100 MP 16-bit photo is saved without a second
+/// full-size copy (the batch command's way to stay within its memory bound).
+pub fn save_photo_owned(
+    mut photo: Photo,
+    rgb_u8: RgbImage,
+    out_path: impl AsRef<Path>,
+) -> Result<(), PhotoError> {
     let out_path = out_path.as_ref();
+    let format = check_output(&photo, &rgb_u8, out_path, Target::NotTheInput)?;
+    let image = merged(photo.take_original(), &photo.rgb_u8, Cow::Owned(rgb_u8));
+    drop(std::mem::take(&mut photo.rgb_u8));
+    write_photo(image, format, &photo, out_path)
+}
+
+/// [`save_photo`] where `out_path` may be the input photo itself, for a replacement the user
+/// confirmed. The original is replaced atomically: until the rename it is intact, and a
+/// failure leaves no other file behind.
+pub fn save_photo_over_input(
+    photo: &Photo,
+    rgb_u8: &RgbImage,
+    out_path: impl AsRef<Path>,
+) -> Result<(), PhotoError> {
+    save_copy(photo, rgb_u8, out_path.as_ref(), Target::MayBeTheInput)
+}
+
+/// Saves with the photo left as it is (its full-precision pixels are copied for the merge).
+fn save_copy(
+    photo: &Photo,
+    rgb_u8: &RgbImage,
+    out_path: &Path,
+    target: Target,
+) -> Result<(), PhotoError> {
+    let format = check_output(photo, rgb_u8, out_path, target)?;
+    let original = photo.original().cloned();
+    let image = merged(original, &photo.rgb_u8, Cow::Borrowed(rgb_u8));
+    write_photo(image, format, photo, out_path)
+}
+
+/// Whether the output may be the input photo.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    NotTheInput,
+    MayBeTheInput,
+}
+
+/// The output format, after checking the result's size, the extension and the destination.
+fn check_output(
+    photo: &Photo,
+    rgb_u8: &RgbImage,
+    out_path: &Path,
+    target: Target,
+) -> Result<ImageFormat, PhotoError> {
     let path = || out_path.to_path_buf();
     if rgb_u8.dimensions() != photo.rgb_u8.dimensions() {
         return Err(PhotoError::SizeMismatch {
@@ -75,83 +133,77 @@ pub fn save_photo(
         reason: "unknown output extension; use .png, .jpg, .jpeg, .webp, .tif, .tiff or .bmp"
             .into(),
     })?;
-    if is_same_file(&photo.path, out_path) {
+    if target == Target::NotTheInput && is_same_file(&photo.path, out_path) {
         return Err(PhotoError::WouldOverwriteInput { path: path() });
     }
+    Ok(format)
+}
 
-    let merged = merge_with_original(photo, rgb_u8);
-    let image = to_format_layout(merged, format, out_path);
+/// The image in the original layout: unchanged pixels from the full-precision `original`
+/// (when the photo has one), changed ones converted from `after`.
+fn merged(
+    original: Option<DynamicImage>,
+    before: &RgbImage,
+    after: Cow<'_, RgbImage>,
+) -> DynamicImage {
+    match original {
+        Some(mut original) => {
+            merge_into_original(&mut original, before, &after);
+            original
+        }
+        None => DynamicImage::ImageRgb8(after.into_owned()),
+    }
+}
+
+/// Converts `image` for `format`, adds the photo's metadata and streams it into `out_path`.
+fn write_photo(
+    image: DynamicImage,
+    format: ImageFormat,
+    photo: &Photo,
+    out_path: &Path,
+) -> Result<(), PhotoError> {
+    let image = to_format_layout(image, format, out_path);
     let icc = compatible_icc(photo.icc.as_deref(), &image, out_path);
     let exif = photo.exif.clone().map(|mut exif| {
         reset_exif_orientation(&mut exif);
         exif
     });
-    let bytes = encode(&image, format, icc, exif, out_path).map_err(|e| PhotoError::Encode {
-        path: path(),
-        reason: e.to_string(),
-    })?;
-    crate::fsutil::write_atomic(out_path, &bytes).map_err(|error| PhotoError::Write {
-        path: path(),
-        error,
+    let written = crate::fsutil::write_atomic_with(out_path, |out| {
+        encode(out, &image, format, icc, exif, out_path)
+    });
+    written.map_err(|failure| match failure {
+        Failure::Encode(reason) => PhotoError::Encode {
+            path: out_path.to_path_buf(),
+            reason,
+        },
+        Failure::Write(error) => PhotoError::Write {
+            path: out_path.to_path_buf(),
+            error,
+        },
     })
 }
 
-/// Rebuilds the image in the original layout: unchanged pixels from the original, changed
-/// ones converted from `rgb_u8` with the original alpha.
-fn merge_with_original(photo: &Photo, rgb_u8: &RgbImage) -> DynamicImage {
-    let Some(original) = photo.original() else {
-        return DynamicImage::ImageRgb8(rgb_u8.clone());
-    };
-    let before = &photo.rgb_u8;
-    let after = DynamicImage::ImageRgb8(rgb_u8.clone());
-    match original {
-        DynamicImage::ImageLuma8(o) => {
-            DynamicImage::ImageLuma8(merge(o, after.to_luma8(), before, rgb_u8))
-        }
-        DynamicImage::ImageLumaA8(o) => {
-            DynamicImage::ImageLumaA8(merge(o, after.to_luma_alpha8(), before, rgb_u8))
-        }
-        DynamicImage::ImageRgba8(o) => {
-            DynamicImage::ImageRgba8(merge(o, after.to_rgba8(), before, rgb_u8))
-        }
-        DynamicImage::ImageLuma16(o) => {
-            DynamicImage::ImageLuma16(merge(o, after.to_luma16(), before, rgb_u8))
-        }
-        DynamicImage::ImageLumaA16(o) => {
-            DynamicImage::ImageLumaA16(merge(o, after.to_luma_alpha16(), before, rgb_u8))
-        }
-        DynamicImage::ImageRgb16(o) => {
-            DynamicImage::ImageRgb16(merge(o, after.to_rgb16(), before, rgb_u8))
-        }
-        DynamicImage::ImageRgba16(o) => {
-            DynamicImage::ImageRgba16(merge(o, after.to_rgba16(), before, rgb_u8))
-        }
-        DynamicImage::ImageRgb32F(o) => {
-            DynamicImage::ImageRgb32F(merge(o, after.to_rgb32f(), before, rgb_u8))
-        }
-        DynamicImage::ImageRgba32F(o) => {
-            DynamicImage::ImageRgba32F(merge(o, after.to_rgba32f(), before, rgb_u8))
-        }
-        _ => after,
+/// Why streaming an image into its file failed.
+enum Failure {
+    /// The encoder refused the image.
+    Encode(String),
+    /// The file could not be written (disk full, read-only folder, …).
+    Write(std::io::Error),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Self::Write(error)
     }
 }
 
-fn merge<P: Pixel>(
-    original: &ImageBuffer<P, Vec<P::Subpixel>>,
-    mut converted: ImageBuffer<P, Vec<P::Subpixel>>,
-    before: &RgbImage,
-    after: &RgbImage,
-) -> ImageBuffer<P, Vec<P::Subpixel>> {
-    let alpha = usize::from(P::CHANNEL_COUNT) - 1;
-    for (x, y, pixel) in converted.enumerate_pixels_mut() {
-        let source = original.get_pixel(x, y);
-        if before.get_pixel(x, y) == after.get_pixel(x, y) {
-            *pixel = *source;
-        } else if P::HAS_ALPHA {
-            pixel.channels_mut()[alpha] = source.channels()[alpha];
+impl From<image::ImageError> for Failure {
+    fn from(error: image::ImageError) -> Self {
+        match error {
+            image::ImageError::IoError(error) => Self::Write(error),
+            other => Self::Encode(other.to_string()),
         }
     }
-    converted
 }
 
 /// Converts to a channel layout / depth the target encoder supports, warning about losses.
@@ -241,15 +293,15 @@ fn compatible_icc(icc: Option<&[u8]>, image: &DynamicImage, out_path: &Path) -> 
     }
 }
 
-/// Encodes in memory with the metadata each format can carry.
+/// Encodes into `out` with the metadata each format can carry.
 fn encode(
+    out: &mut BufWriter<File>,
     image: &DynamicImage,
     format: ImageFormat,
     icc: Option<Vec<u8>>,
     exif: Option<Vec<u8>>,
     out_path: &Path,
-) -> image::ImageResult<Vec<u8>> {
-    let mut bytes = Vec::new();
+) -> Result<(), Failure> {
     let warn_dropped = |what: &str, name: &str| {
         tracing::warn!(
             "{}: {name} cannot store {what}; it is dropped",
@@ -264,15 +316,14 @@ fn encode(
         other => other,
     };
     match format {
-        ImageFormat::Png => write_with(PngEncoder::new(&mut bytes), image, icc, exif)?,
-        ImageFormat::Jpeg => write_jpeg(&mut bytes, image, icc, exif)?,
-        ImageFormat::WebP => write_with(WebPEncoder::new_lossless(&mut bytes), image, icc, exif)?,
+        ImageFormat::Png => write_with(PngEncoder::new(out), image, icc, exif)?,
+        ImageFormat::Jpeg => write_jpeg(out, image, icc, exif)?,
+        ImageFormat::WebP => write_with(WebPEncoder::new_lossless(out), image, icc, exif)?,
         ImageFormat::Tiff => {
             if exif.is_some() {
                 warn_dropped("EXIF", "TIFF output");
             }
-            let mut cursor = Cursor::new(&mut bytes);
-            write_with(TiffEncoder::new(&mut cursor), image, icc, None)?;
+            write_with(TiffEncoder::new(out), image, icc, None)?;
         }
         _ => {
             if exif.is_some() {
@@ -281,27 +332,28 @@ fn encode(
             if icc.is_some() {
                 warn_dropped("an ICC profile", "BMP");
             }
-            write_with(BmpEncoder::new(&mut bytes), image, None, None)?;
+            write_with(BmpEncoder::new(out), image, None, None)?;
         }
     }
-    Ok(bytes)
+    Ok(())
 }
 
 /// JPEG through the `jpeg-encoder` crate (AVX2 when the CPU has it): ≈ 2.5× faster than
 /// image's encoder on a 24 MP photo, same 4:4:4 sampling and quality. Expects RGB8 or L8
 /// (what `to_format_layout` gives for JPEG); anything else is converted to RGB8 first.
 fn write_jpeg(
-    bytes: &mut Vec<u8>,
+    out: &mut BufWriter<File>,
     image: &DynamicImage,
     icc: Option<Vec<u8>>,
     exif: Option<Vec<u8>>,
-) -> image::ImageResult<()> {
-    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
-    let failed = |e: jpeg_encoder::EncodingError| {
-        image::ImageError::Encoding(image::error::EncodingError::new(
-            ImageFormat::Jpeg.into(),
-            e,
-        ))
+) -> Result<(), Failure> {
+    use jpeg_encoder::{ColorType, Encoder, EncodingError, SamplingFactor};
+    // A full disk is a write failure, like with the other encoders.
+    let failed = |e: EncodingError| match e {
+        EncodingError::IoError(error) => Failure::Write(error),
+        other => Failure::from(image::ImageError::Encoding(
+            image::error::EncodingError::new(ImageFormat::Jpeg.into(), other),
+        )),
     };
     let converted;
     let (color, data): (ColorType, &[u8]) = match image {
@@ -313,13 +365,13 @@ fn write_jpeg(
         }
     };
     let too_large = || {
-        image::ImageError::Limits(image::error::LimitError::from_kind(
-            image::error::LimitErrorKind::DimensionError,
+        Failure::from(image::ImageError::Limits(
+            image::error::LimitError::from_kind(image::error::LimitErrorKind::DimensionError),
         ))
     };
     let width = u16::try_from(image.width()).map_err(|_| too_large())?;
     let height = u16::try_from(image.height()).map_err(|_| too_large())?;
-    let mut encoder = Encoder::new(bytes, JPEG_QUALITY);
+    let mut encoder = Encoder::new(out, JPEG_QUALITY);
     encoder.set_sampling_factor(SamplingFactor::F_1_1);
     if let Some(icc) = icc {
         encoder.add_icc_profile(&icc).map_err(failed)?;
