@@ -1,4 +1,5 @@
-//! A checkpoint saved mid-run and resumed continues exactly as the uninterrupted run.
+//! A checkpoint saved mid-run and resumed continues exactly as the uninterrupted run, the
+//! moving average of the weights included.
 
 use burn::prelude::*;
 use face_deblur::model::GeneratorConfig;
@@ -11,6 +12,7 @@ fn trainer(device: &Device) -> Trainer {
     config.variant = Variant::B1;
     config.generator = GeneratorConfig::new([4, 8, 8], [4, 8, 8], 1, 1, 1, 1);
     config.lr_generator = 1e-3;
+    config.ema_decay = Some(0.9);
     Trainer::new(config, None, device)
 }
 
@@ -41,7 +43,29 @@ fn resume_from_checkpoint_continues_identically() {
     for _ in 0..3 {
         a.step(blurred.clone(), sharp.clone());
     }
-    checkpoint::save(&out, &a.generator, None, &a.optim_g, None, &a.state).unwrap();
+    let raw: Vec<f32> = a
+        .generator
+        .valid()
+        .forward(blurred.clone().without_autodiff())
+        .image
+        .into_data()
+        .try_to_vec()
+        .unwrap();
+    assert_ne!(
+        raw,
+        output(&a, &blurred),
+        "validation must use the average, not the raw weights"
+    );
+    checkpoint::save(
+        &out,
+        &a.generator,
+        a.ema.as_ref(),
+        None,
+        &a.optim_g,
+        None,
+        &a.state,
+    )
+    .unwrap();
 
     let fresh = trainer(&device);
     assert_ne!(
@@ -59,6 +83,7 @@ fn resume_from_checkpoint_continues_identically() {
     .unwrap();
     let mut b = fresh;
     b.generator = loaded.generator;
+    b.ema = Some(loaded.ema.expect("the checkpoint keeps the average"));
     b.optim_g = loaded.optim_g;
     b.state = loaded.state;
     assert_eq!(b.state, a.state);

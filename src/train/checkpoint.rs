@@ -61,10 +61,14 @@ pub fn checkpoint_dir(out: &Path) -> PathBuf {
     out.join("checkpoint")
 }
 
+/// File of the generator's moving average inside a checkpoint folder.
+const EMA_FILE: &str = "generator_ema.bpk";
+
 /// Save all state into `out/checkpoint` atomically.
 pub fn save(
     out: &Path,
     generator: &Generator,
+    ema: Option<&Generator>,
     discriminator: Option<&Discriminator>,
     optim_g: &ModuleOptimizer,
     optim_d: Option<&ModuleOptimizer>,
@@ -82,6 +86,11 @@ pub fn save(
         .clone()
         .save_file(tmp.join("generator.bpk"))
         .map_err(|e| err("generator", e))?;
+    if let Some(ema) = ema {
+        ema.clone()
+            .save_file(tmp.join(EMA_FILE))
+            .map_err(|e| err("generator average", e))?;
+    }
     optim_g
         .save(tmp.join("optim_g.bpk"))
         .map_err(|e| err("generator optimiser", e))?;
@@ -172,6 +181,8 @@ pub fn truncate_log(log: &Path, step: usize) -> Result<()> {
 pub struct Loaded {
     /// Generator with the saved parameters.
     pub generator: Generator,
+    /// The moving average of the generator (plain device), if the checkpoint has one.
+    pub ema: Option<Generator>,
     /// Discriminator with the saved parameters (if the run has one).
     pub discriminator: Option<Discriminator>,
     /// Generator optimiser state.
@@ -197,6 +208,17 @@ pub fn load(
         .try_load_file(dir.join("generator.bpk"))
         .map_err(rec)
         .with_context(|| ctx("generator"))?;
+    let ema = if dir.join(EMA_FILE).exists() {
+        Some(
+            generator
+                .valid()
+                .try_load_file(dir.join(EMA_FILE))
+                .map_err(rec)
+                .with_context(|| ctx("generator average"))?,
+        )
+    } else {
+        None
+    };
     let optim_g = optim_g
         .load(dir.join("optim_g.bpk"))
         .map_err(rec)
@@ -220,6 +242,7 @@ pub fn load(
     let state = serde_json::from_str(&text).with_context(|| ctx("state"))?;
     Ok(Loaded {
         generator,
+        ema,
         discriminator,
         optim_g,
         optim_d,

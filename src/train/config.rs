@@ -124,6 +124,11 @@ pub struct TrainConfig {
     /// generator's `fusion` uses DAFI; relative paths are relative to the working directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dre_weights: Option<PathBuf>,
+    /// Keep an exponential moving average of the generator's weights with this decay per
+    /// step (e.g. 0.999); validation, the exported best weights and the checkpoint's
+    /// `generator_ema.bpk` use the average. None = no average.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ema_decay: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -164,6 +169,7 @@ impl TrainConfig {
             grad_clip_norm: None,
             pixel_only_until: 0,
             dre_weights: None,
+            ema_decay: None,
         }
     }
 
@@ -253,6 +259,12 @@ impl TrainConfig {
         self.generator
             .check()
             .map_err(|e| anyhow::anyhow!("generator: {e}"))?;
+        if let Some(d) = self.ema_decay {
+            anyhow::ensure!(
+                (0.0..1.0).contains(&d),
+                "ema_decay must be in [0, 1), not {d}"
+            );
+        }
         let fusion = self.generator.fusion;
         if fusion.uses_dre() {
             anyhow::ensure!(

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod dre;
+pub mod ema;
 pub mod eval;
 pub mod font;
 pub mod loss;

@@ -77,6 +77,10 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
         trainer.optim_g = loaded.optim_g;
         trainer.optim_d = loaded.optim_d;
         trainer.state = loaded.state;
+        if config.ema_decay.is_some() {
+            // A run that starts averaging on resume starts from the resumed weights.
+            trainer.ema = Some(loaded.ema.unwrap_or_else(|| trainer.generator.valid()));
+        }
         checkpoint::truncate_log(&out.join("log.jsonl"), trainer.state.step)?;
         tracing::info!("resumed {} at step {}", out.display(), trainer.state.step);
     }
@@ -234,6 +238,7 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
             checkpoint::save(
                 out,
                 &trainer.generator,
+                trainer.ema.as_ref(),
                 trainer.discriminator.as_ref(),
                 &trainer.optim_g,
                 trainer.optim_d.as_ref(),
@@ -253,13 +258,21 @@ pub fn export(trainer: &Trainer, path: &Path, config: &TrainConfig) -> Result<()
         trained_steps: trainer.state.step,
         notes: format!(
             "variant {:?}, {} steps of batch {} at {}px crops ({}px faces), CelebA+UTKFace \
-             (research-only data), face-deblur train",
-            config.variant, trainer.state.step, config.batch_size, config.crop, config.image_size
+             (research-only data), face-deblur train{}",
+            config.variant,
+            trainer.state.step,
+            config.batch_size,
+            config.crop,
+            config.image_size,
+            config
+                .ema_decay
+                .map(|d| format!(", moving average of the weights (decay {d})"))
+                .unwrap_or_default()
         ),
     };
     weights::save(
         path,
-        &trainer.generator,
+        &trainer.inference_generator(),
         trainer.discriminator.as_ref(),
         &info,
     )?;

@@ -25,6 +25,8 @@ pub struct Trainer {
     pub optim_g: ModuleOptimizer,
     /// Discriminator optimiser.
     pub optim_d: Option<ModuleOptimizer>,
+    /// Moving average of the generator's weights (plain device), when `ema_decay` is set.
+    pub ema: Option<Generator>,
     /// Step count and histories.
     pub state: RunState,
     device: Device,
@@ -55,7 +57,9 @@ impl Trainer {
         let optim_d = discriminator
             .as_ref()
             .map(|_| adam(config.grad_clip_norm).init());
+        let ema = config.ema_decay.map(|_| generator.valid());
         Self {
+            ema,
             generator,
             optim_d,
             discriminator,
@@ -127,6 +131,9 @@ impl Trainer {
         let grads = GradientsParams::from_grads(total.backward(), &self.generator);
         let generator = self.generator.clone();
         self.generator = self.optim_g.step(lr_g, generator, grads);
+        if let (Some(decay), Some(ema)) = (self.config.ema_decay, self.ema.take()) {
+            self.ema = Some(super::ema::blend(ema, &self.generator, decay));
+        }
         self.state.step += 1;
         LossPoint {
             step: self.state.step,
@@ -137,9 +144,13 @@ impl Trainer {
         }
     }
 
-    /// The current generator without autodiff (for validation: take it once, restore many).
+    /// The generator to validate and export, without autodiff: the moving average when the
+    /// run keeps one, else the current weights (take it once, restore many).
     pub fn inference_generator(&self) -> Generator {
-        self.generator.valid()
+        match &self.ema {
+            Some(ema) => ema.clone(),
+            None => self.generator.valid(),
+        }
     }
 }
 

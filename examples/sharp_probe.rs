@@ -1,0 +1,115 @@
+//! Sharp-face probe: how much the weights gain on faces sharper than the training data.
+//!
+//! Our training and evaluation faces (CelebA, UTKFace) are soft; photographers' faces and the
+//! independent held-out set are not. This probe takes the aligned 512² faces of
+//! `$FACE_DEBLUR_SHARED/data/real/*/faces` (GFPGAN, VQFR, CodeFormer, DFDNet inputs) and the two
+//! bundled faces in `assets/faces`, downscales each 4× to a sharp 128² face, blurs it with two
+//! fixed synthetic camera-shake kernels (15 and 21 px), adds noise σ 2/255, quantises to 8 bits,
+//! restores, and prints the mean PSNR before and after.
+//!
+//! `FACE_DEBLUR_SHARED=../shared cargo run --release --example sharp_probe -- [WEIGHTS]`
+//! (default: the shipped weights).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use burn::prelude::*;
+use face_deblur::inference::Restorer;
+use face_deblur::train::blur::{blur_rgb, standard_normal, synthetic_kernel};
+use face_deblur::train::metrics::psnr;
+use face_deblur::weights;
+use image::RgbImage;
+use image::imageops::FilterType;
+use rand::SeedableRng;
+
+const SIZE: u32 = 128;
+const NOISE_SIGMA: f32 = 2.0 / 255.0;
+
+fn chw_unit(img: &RgbImage) -> Vec<f32> {
+    let n = (img.width() * img.height()) as usize;
+    let mut out = vec![0.0; 3 * n];
+    for (i, p) in img.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * n + i] = p.0[c] as f32 / 255.0;
+        }
+    }
+    out
+}
+
+fn to_rgb(chw: &[f32], size: u32) -> RgbImage {
+    let n = (size * size) as usize;
+    RgbImage::from_fn(size, size, |x, y| {
+        let i = (y * size + x) as usize;
+        image::Rgb(std::array::from_fn(|c| {
+            (chw[c * n + i].clamp(0.0, 1.0) * 255.0).round() as u8
+        }))
+    })
+}
+
+/// The aligned faces of the probe, sorted: 512² crops of the shared real-photo folders (1×1
+/// placeholders skipped) and the bundled faces.
+fn faces(shared: &Path) -> Result<Vec<PathBuf>> {
+    let real = shared.join("data/real");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&real).with_context(|| format!("reading {}", real.display()))? {
+        let faces = entry?.path().join("faces");
+        let Ok(files) = std::fs::read_dir(&faces) else {
+            continue;
+        };
+        for file in files {
+            let path = file?.path();
+            if image::image_dimensions(&path).is_ok_and(|(w, h)| w == 512 && h == 512) {
+                out.push(path);
+            }
+        }
+    }
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/faces");
+    for file in std::fs::read_dir(&bundled)? {
+        out.push(file?.path());
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn main() -> Result<()> {
+    let shared = std::env::var_os("FACE_DEBLUR_SHARED")
+        .map(PathBuf::from)
+        .context("set FACE_DEBLUR_SHARED to the shared folder (with data/real)")?;
+    let device = Device::flex();
+    let restorer = match std::env::args().nth(1) {
+        Some(path) => Restorer::load(path.as_ref(), &device)?,
+        None => Restorer::from_loaded(weights::load_shipped(&device)?, &device),
+    };
+    let faces = faces(&shared)?;
+    let (mut before, mut after, mut count) = (0.0, 0.0, 0usize);
+    for (k, path) in faces.iter().enumerate() {
+        let face = image::open(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .to_rgb8();
+        let sharp_img = image::imageops::resize(&face, SIZE, SIZE, FilterType::Lanczos3);
+        let sharp = chw_unit(&sharp_img);
+        for (seed, size) in [(1u64, 15usize), (2, 21)] {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed * 1000 + k as u64);
+            let kernel = synthetic_kernel(&mut rng, size);
+            let mut blurred = blur_rgb(&sharp, 3, SIZE as usize, SIZE as usize, &kernel);
+            for v in &mut blurred {
+                *v += NOISE_SIGMA * standard_normal(&mut rng) as f32;
+            }
+            let blurred_img = to_rgb(&blurred, SIZE);
+            let blurred = chw_unit(&blurred_img);
+            let restored = chw_unit(&restorer.restore(&blurred_img).image);
+            before += psnr(&blurred, &sharp, 3, SIZE as usize, SIZE as usize);
+            after += psnr(&restored, &sharp, 3, SIZE as usize, SIZE as usize);
+            count += 1;
+        }
+    }
+    let n = count.max(1) as f64;
+    println!(
+        "sharp probe: {} faces × 2 kernels, 128², σ 2/255: {:.2} → {:.2} dB, gain {:+.2} dB",
+        faces.len(),
+        before / n,
+        after / n,
+        (after - before) / n
+    );
+    Ok(())
+}
