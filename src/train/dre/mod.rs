@@ -27,9 +27,9 @@ use crate::model::dre::DegradationEncoder;
 mod moco;
 mod readout;
 
-pub use moco::{DreModel, Moco, ProjectionHead, decorrelation_penalty, info_nce};
 #[cfg(test)]
 use moco::{Collect, momentum_update, value};
+pub use moco::{DreModel, Moco, ProjectionHead, decorrelation_penalty, info_nce};
 pub use readout::{ReadoutReport, fit_ridge, pearson, predict, readout_markdown, represent_images};
 use readout::{represent, score};
 
