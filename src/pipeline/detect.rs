@@ -186,11 +186,6 @@ impl FaceDetector {
     }
 }
 
-/// Detects faces with the default settings (see [`DetectorConfig::default`]).
-pub fn detect_faces(photo_rgb: &RgbImage) -> Result<Vec<FaceBox>, DetectError> {
-    Ok(FaceDetector::new(DetectorConfig::default())?.detect(photo_rgb))
-}
-
 /// Sorts by score (best first) and drops boxes that overlap a kept one by more than
 /// `max_iou`, or that lie mostly (> 70 %) inside a kept one (a face part found as a face).
 #[must_use]

@@ -6,8 +6,8 @@ use std::io::{BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use image::{
-    ColorType, DynamicImage, ExtendedColorType, ImageDecoder, ImageError, ImageFormat, ImageReader,
-    Limits, RgbImage, metadata::Orientation,
+    DynamicImage, ExtendedColorType, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits,
+    RgbImage, metadata::Orientation,
 };
 
 pub use super::error::PhotoError;
@@ -89,14 +89,6 @@ impl Photo {
     /// Takes the full-precision pixels out (for saving a photo that is no longer needed).
     pub(super) fn take_original(&mut self) -> Option<DynamicImage> {
         self.original.take()
-    }
-
-    /// Colour type of the decoded pixels (e.g. `Rgb8`, `La16`).
-    #[must_use]
-    pub fn decoded_color(&self) -> ColorType {
-        self.original
-            .as_ref()
-            .map_or(ColorType::Rgb8, DynamicImage::color)
     }
 }
 

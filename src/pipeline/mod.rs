@@ -39,7 +39,7 @@ pub use crop::{
     CropError, CropTransform, DEFAULT_FEATHER, DEFAULT_MARGIN, FaceCrop, PhotoRect, aligned_face,
     crop_region, crop_square,
 };
-pub use detect::{DetectError, DetectorConfig, FaceBox, FaceDetector, detect_faces};
+pub use detect::{DetectError, DetectorConfig, FaceBox, FaceDetector};
 pub use io::{MAX_FILE_BYTES, Photo, PhotoError, decode_photo, load_photo};
 pub use paste::paste_back;
 pub use save::{output_format, save_photo, save_photo_over_input, save_photo_owned};
