@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use super::io::MAX_PIXELS;
+use super::limits::{MAX_FILE_BYTES, MAX_PIXELS};
 
 /// Why a photo could not be loaded or saved. Every variant names the file.
 #[derive(Debug, Error)]
@@ -34,11 +34,11 @@ pub enum PhotoError {
         /// The path concerned.
         path: PathBuf,
     },
-    /// The file is larger than [`MAX_FILE_BYTES`](super::io::MAX_FILE_BYTES): it is not read.
+    /// The file is larger than [`MAX_FILE_BYTES`]: it is not read.
     #[error(
         "{path}: the file is too large ({} MiB); at most {} MiB are read",
         bytes >> 20,
-        super::io::MAX_FILE_BYTES >> 20
+        MAX_FILE_BYTES >> 20
     )]
     FileTooLarge {
         /// The file concerned.
@@ -61,7 +61,7 @@ pub enum PhotoError {
         reason: String,
     },
     /// The image is larger than [`MAX_PIXELS`] or needs more than
-    /// [`MAX_DECODE_BYTES`](super::io::MAX_DECODE_BYTES).
+    /// [`MAX_DECODE_BYTES`](super::limits::MAX_DECODE_BYTES).
     #[error(
         "{path}: the image is too large ({width}×{height}); at most {} megapixels are supported",
         MAX_PIXELS / 1_000_000

@@ -29,6 +29,7 @@ pub mod crop;
 pub mod detect;
 pub mod error;
 pub mod io;
+pub mod limits;
 pub mod metadata;
 pub mod paste;
 pub mod save;
@@ -40,6 +41,7 @@ pub use crop::{
     crop_region, crop_square,
 };
 pub use detect::{DetectError, DetectorConfig, FaceBox, FaceDetector};
-pub use io::{MAX_FILE_BYTES, Photo, PhotoError, decode_photo, load_photo};
+pub use io::{Photo, PhotoError, decode_photo, load_photo};
+pub use limits::{MAX_DECODE_BYTES, MAX_FILE_BYTES, MAX_PIXELS};
 pub use paste::paste_back;
 pub use save::{output_format, save_photo, save_photo_over_input, save_photo_owned};
