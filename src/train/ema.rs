@@ -1,4 +1,5 @@
-//! Exponential moving average of the generator's weights (Polyak averaging).
+//! Exponential moving averages of a network's weights: the generator's Polyak average in
+//! training (`ema_decay`) and MoCo's momentum key encoder (`train::dre`).
 //!
 //! At batch 4 the raw weights' validation PSNR swings by ±0.2 dB from one check to the next;
 //! the running average `ema ← d·ema + (1 − d)·θ` after every optimiser step smooths that
@@ -7,17 +8,23 @@
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::prelude::*;
 
-use crate::model::Generator;
-
-/// Collects every float parameter of a module, flattened, in visiting order.
+/// Collects every float parameter of a module, flattened and without autodiff, in visiting
+/// order.
 struct Collect(Vec<Tensor<1>>);
 
 impl ModuleVisitor for Collect {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let value = param.val();
+        let value = param.val().without_autodiff();
         let n = value.shape().num_elements();
         self.0.push(value.reshape([n]));
     }
+}
+
+/// Every float parameter of `module`, flattened, without autodiff, in visiting order.
+pub fn parameters<M: Module>(module: &M) -> Vec<Tensor<1>> {
+    let mut collect = Collect(Vec::new());
+    module.visit(&mut collect);
+    collect.0
 }
 
 /// Replaces each float parameter `a` with `decay·a + (1 − decay)·b`, `b` taken in visiting
@@ -32,14 +39,14 @@ impl ModuleMapper for Blend {
         let other = self
             .others
             .next()
-            .expect("the average and the trained generator have the same parameters");
+            .expect("the average and the current network have the same parameters");
         let decay = self.decay;
         param.map(|a| {
             let shape = a.shape();
             assert_eq!(
                 shape.num_elements(),
                 other.shape().num_elements(),
-                "parameter sizes of the average and the trained generator differ"
+                "parameter sizes of the average and the current network differ"
             );
             let b = other.reshape(shape).to_device(&a.device());
             a.mul_scalar(decay).add(b.mul_scalar(1.0 - decay))
@@ -48,18 +55,17 @@ impl ModuleMapper for Blend {
 }
 
 /// `decay·average + (1 − decay)·current`, parameter by parameter. `current` may live on the
-/// autodiff device: only its values are read. Both must come from the same generator config.
-pub fn blend(average: Generator, current: &Generator, decay: f64) -> Generator {
-    let mut collect = Collect(Vec::new());
-    current.valid().visit(&mut collect);
+/// autodiff device: only its values are read; the result stays on `average`'s device. Both
+/// must have the same layout (the same network config).
+pub fn blend<M: Module>(average: M, current: &M, decay: f64) -> M {
     let mut mapper = Blend {
         decay,
-        others: collect.0.into_iter(),
+        others: parameters(current).into_iter(),
     };
     let blended = average.map(&mut mapper);
     assert!(
         mapper.others.next().is_none(),
-        "the trained generator has more parameters than the average"
+        "the current network has more parameters than the average"
     );
     blended
 }
@@ -67,12 +73,11 @@ pub fn blend(average: Generator, current: &Generator, decay: f64) -> Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::GeneratorConfig;
+    use crate::model::{Generator, GeneratorConfig};
 
     fn params(g: &Generator) -> Vec<f32> {
-        let mut c = Collect(Vec::new());
-        g.visit(&mut c);
-        c.0.into_iter()
+        parameters(g)
+            .into_iter()
             .flat_map(|t| t.into_data().try_to_vec::<f32>().unwrap())
             .collect()
     }

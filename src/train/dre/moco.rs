@@ -1,8 +1,9 @@
 //! Momentum contrast (MoCo, He et al. 2020) for the degradation encoder: the projection head,
-//! the query/key networks and their momentum update, the InfoNCE loss and the decorrelation
+//! the query/key networks (the key follows the query as a moving average,
+//! [`crate::train::ema::blend`]), the InfoNCE loss and the decorrelation
 //! penalty.
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -52,41 +53,6 @@ impl DreModel {
     fn project(&self, x: Tensor<4>) -> Tensor<2> {
         self.head.forward(self.encoder.forward(x))
     }
-}
-
-/// Collects every float parameter, flattened, in visiting order.
-pub(super) struct Collect(pub(super) Vec<Tensor<1>>);
-
-impl ModuleVisitor for Collect {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        self.0
-            .push(param.val().without_autodiff().flatten(0, D - 1));
-    }
-}
-
-/// `key ← m·key + (1 − m)·query`, parameter by parameter in visiting order.
-struct Momentum {
-    query: std::vec::IntoIter<Tensor<1>>,
-    m: f64,
-}
-
-impl ModuleMapper for Momentum {
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let q = self.query.next().expect("same module layout");
-        param.map(|k| {
-            let q: Tensor<D> = q.reshape(k.shape());
-            k.mul_scalar(self.m) + q.mul_scalar(1.0 - self.m)
-        })
-    }
-}
-
-pub(super) fn momentum_update(key: DreModel, query: &DreModel, m: f64) -> DreModel {
-    let mut collect = Collect(Vec::new());
-    query.visit(&mut collect);
-    key.map(&mut Momentum {
-        query: collect.0.into_iter(),
-        m,
-    })
 }
 
 /// The InfoNCE loss of queries `q` `[B, d]` against their keys `k` `[B, d]` (row i is the
@@ -206,7 +172,7 @@ impl Moco {
         let value = value(loss.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &self.query);
         self.query = self.optim.step(self.lr, self.query.clone(), grads);
-        self.key = momentum_update(self.key.clone(), &self.query, self.momentum);
+        self.key = crate::train::ema::blend(self.key.clone(), &self.query, self.momentum);
         let [size, dim] = self.queue.dims();
         let keep = size.saturating_sub(n);
         self.queue = Tensor::cat(vec![k, self.queue.clone().slice([0..keep, 0..dim])], 0);

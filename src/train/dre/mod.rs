@@ -28,7 +28,7 @@ mod moco;
 mod readout;
 
 #[cfg(test)]
-use moco::{Collect, momentum_update, value};
+use moco::value;
 pub use moco::{DreModel, Moco, ProjectionHead, decorrelation_penalty, info_nce};
 pub use readout::{ReadoutReport, fit_ridge, pearson, predict, readout_markdown, represent_images};
 use readout::{represent, score};

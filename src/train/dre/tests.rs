@@ -107,16 +107,14 @@ fn momentum_update_moves_the_key_towards_the_query() {
         head: ProjectionHead::new(4, &device),
     };
     let dist = |a: &DreModel, b: &DreModel| {
-        let (mut ca, mut cb) = (Collect(Vec::new()), Collect(Vec::new()));
-        a.visit(&mut ca);
-        b.visit(&mut cb);
-        ca.0.into_iter()
-            .zip(cb.0)
+        crate::train::ema::parameters(a)
+            .into_iter()
+            .zip(crate::train::ema::parameters(b))
             .map(|(x, y)| value((x - y).abs().sum()))
             .sum::<f64>()
     };
     let before = dist(&key, &query);
-    let key = momentum_update(key, &query, 0.75);
+    let key = crate::train::ema::blend(key, &query, 0.75);
     let after = dist(&key, &query);
     assert!(
         (after - 0.75 * before).abs() < 1e-3 * before,
