@@ -17,6 +17,7 @@ use burn::prelude::*;
 use face_deblur::inference::Restorer;
 use face_deblur::train::blur::{blur_rgb, standard_normal, synthetic_kernel};
 use face_deblur::train::metrics::psnr;
+use face_deblur::train::report::unit_chw_to_rgb;
 use face_deblur::weights;
 use image::RgbImage;
 use image::imageops::FilterType;
@@ -34,16 +35,6 @@ fn chw_unit(img: &RgbImage) -> Vec<f32> {
         }
     }
     out
-}
-
-fn to_rgb(chw: &[f32], size: u32) -> RgbImage {
-    let n = (size * size) as usize;
-    RgbImage::from_fn(size, size, |x, y| {
-        let i = (y * size + x) as usize;
-        image::Rgb(std::array::from_fn(|c| {
-            (chw[c * n + i].clamp(0.0, 1.0) * 255.0).round() as u8
-        }))
-    })
 }
 
 /// The aligned faces of the probe, sorted: 512² crops of the shared real-photo folders (1×1
@@ -95,7 +86,7 @@ fn main() -> Result<()> {
             for v in &mut blurred {
                 *v += NOISE_SIGMA * standard_normal(&mut rng) as f32;
             }
-            let blurred_img = to_rgb(&blurred, SIZE);
+            let blurred_img = unit_chw_to_rgb(&blurred, SIZE as usize);
             let blurred = chw_unit(&blurred_img);
             let restored = chw_unit(&restorer.restore(&blurred_img).image);
             before += psnr(&blurred, &sharp, 3, SIZE as usize, SIZE as usize);

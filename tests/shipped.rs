@@ -7,6 +7,7 @@ use burn::prelude::*;
 use face_deblur::inference::Restorer;
 use face_deblur::train::blur::{blur_rgb, synthetic_kernel};
 use face_deblur::train::metrics::psnr;
+use face_deblur::train::report::unit_chw_to_rgb;
 use face_deblur::weights;
 use image::imageops::FilterType;
 use rand::SeedableRng;
@@ -25,16 +26,6 @@ fn chw_unit(img: &image::RgbImage) -> Vec<f32> {
     out
 }
 
-fn to_rgb(chw: &[f32], size: u32) -> image::RgbImage {
-    let n = (size * size) as usize;
-    image::RgbImage::from_fn(size, size, |x, y| {
-        let i = (y * size + x) as usize;
-        image::Rgb(std::array::from_fn(|c| {
-            (chw[c * n + i].clamp(0.0, 1.0) * 255.0).round() as u8
-        }))
-    })
-}
-
 #[test]
 fn shipped_weights_restore_a_blurred_face_better_than_the_input() {
     let device = Device::flex();
@@ -50,7 +41,7 @@ fn shipped_weights_restore_a_blurred_face_better_than_the_input() {
             let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             let kernel = synthetic_kernel(&mut rng, size);
             // Quantise the blurred face to 8 bits, as a real photo would be.
-            let blurred_img = to_rgb(&blur_rgb(&sharp, 3, 128, 128, &kernel), 128);
+            let blurred_img = unit_chw_to_rgb(&blur_rgb(&sharp, 3, 128, 128, &kernel), 128);
             let blurred = chw_unit(&blurred_img);
             let restored = chw_unit(&restorer.restore(&blurred_img).image);
             let before = psnr(&blurred, &sharp, 3, 128, 128);
