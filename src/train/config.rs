@@ -129,6 +129,11 @@ pub struct TrainConfig {
     /// `generator_ema.bpk` use the average. None = no average.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ema_decay: Option<f64>,
+    /// Sharper training targets: widen the framing of training faces whose window would be
+    /// upscaled so that every target is downscaled at least this much (e.g. 1.2; the CelebA
+    /// tight window, 116 px, then always comes at about the FFHQ framing). None = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_source_scale: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -170,6 +175,7 @@ impl TrainConfig {
             pixel_only_until: 0,
             dre_weights: None,
             ema_decay: None,
+            min_source_scale: None,
         }
     }
 
@@ -263,6 +269,12 @@ impl TrainConfig {
             anyhow::ensure!(
                 (0.0..1.0).contains(&d),
                 "ema_decay must be in [0, 1), not {d}"
+            );
+        }
+        if let Some(m) = self.min_source_scale {
+            anyhow::ensure!(
+                m.is_finite() && m >= 0.0,
+                "min_source_scale must be a non-negative number, not {m}"
             );
         }
         let fusion = self.generator.fusion;

@@ -118,6 +118,10 @@ pub struct DatasetOptions {
     pub degradation: DegradationConfig,
     /// Augmentation ranges for `augment = true`.
     pub augment: AugmentConfig,
+    /// With `augment = true`, widen the framing of any source whose face window would be
+    /// upscaled: the window covers at least `min_source_scale · size` source pixels (e.g. 1.2:
+    /// every target downscaled ≥ 1.2×, as sharp as faces cut from a larger photo). 0 = off.
+    pub min_source_scale: f64,
 }
 
 impl DatasetOptions {
@@ -128,6 +132,7 @@ impl DatasetOptions {
             crop: None,
             degradation: DegradationConfig::training(recorded),
             augment: AugmentConfig::default(),
+            min_source_scale: 0.0,
         }
     }
 
@@ -288,19 +293,25 @@ impl FaceDataset {
     }
 
     /// Renders image `index` with `jitter`, degrades it with `params` (noise drawn from `rng`)
-    /// and returns the `size²` (blurred, sharp) pair.
+    /// and returns the `size²` (blurred, sharp) pair. The framing is widened where needed so
+    /// that the window spans at least `min_scale · size` source pixels (0 = as drawn).
     fn render_pair<R: Rng + ?Sized>(
         &self,
         index: usize,
         jitter: &Jitter,
         params: &DegradationParams,
+        min_scale: f64,
         rng: &mut R,
     ) -> anyhow::Result<(Vec<f32>, Vec<f32>)> {
         let src = self.decode(index)?;
         let size = self.opts.size;
         let margin = params.kernel_size() / 2;
         let full = size + 2 * margin;
-        let window = self.window(index, &src).framed(jitter.framing);
+        let tight = self.window(index, &src);
+        let framing = jitter
+            .framing
+            .max(min_framing(tight.side, min_scale * size as f64));
+        let window = tight.framed(framing);
         let mut sharp_ext = render_window(&src, window, size, margin, jitter);
         colour_jitter(&mut sharp_ext, jitter);
         let sharp = crop_square(&sharp_ext, 3, full, margin, margin, size);
@@ -367,7 +378,12 @@ impl FaceDataset {
         rng: &mut R,
         augment: bool,
     ) -> anyhow::Result<Sample> {
-        let (mut blurred, mut sharp) = self.render_pair(index, jitter, params, rng)?;
+        let min_scale = if augment {
+            self.opts.min_source_scale
+        } else {
+            0.0
+        };
+        let (mut blurred, mut sharp) = self.render_pair(index, jitter, params, min_scale, rng)?;
         let mut size = self.opts.size;
         if let Some(crop) = self.opts.crop.filter(|&c| augment && c < size) {
             let top = rng.random_range(0..=size - crop);
@@ -400,6 +416,15 @@ impl FaceDataset {
             .collect::<anyhow::Result<Vec<_>>>()?;
         Batch::from_samples(&samples)
     }
+}
+
+/// The smallest [`Window::framed`] framing at which a tight window of side `tight_side` spans
+/// `min_side` source pixels (−∞ when `min_side` ≤ 0: no constraint).
+fn min_framing(tight_side: f64, min_side: f64) -> f64 {
+    if min_side <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    (min_side / tight_side - 1.0) / (FFHQ_SIDE_FACTOR - 1.0)
 }
 
 /// Entries of a directory, with an error naming it.

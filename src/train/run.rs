@@ -95,6 +95,7 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
     };
     opts.size = config.image_size;
     opts.crop = (config.crop > 0).then_some(config.crop);
+    opts.min_source_scale = config.min_source_scale.unwrap_or(0.0);
     let sources = [FaceSource::CelebA, FaceSource::UtkFace];
     let train = Arc::new(FaceDataset::new(
         &config.data_dir,

@@ -165,7 +165,8 @@ impl FaceDataset {
                     framing: policy.framing,
                     ..Jitter::IDENTITY
                 };
-                let (blurred, sharp) = self.render_pair(index, &jitter, &params, &mut noise_rng)?;
+                let (blurred, sharp) =
+                    self.render_pair(index, &jitter, &params, 0.0, &mut noise_rng)?;
                 Ok(Sample {
                     blurred,
                     sharp,

@@ -302,3 +302,16 @@ fn photo_mix_draws_every_blur_family() {
     assert!((share("gaussian") - 0.12).abs() < 0.03, "{counts:?}");
     assert!((share("synthetic shake") - 0.45).abs() < 0.03, "{counts:?}");
 }
+
+#[test]
+fn min_source_scale_widens_only_upscaled_windows() {
+    // The CelebA tight window (116 px) at 128² must widen to ≥ 1.2 · 128 source pixels.
+    let f = min_framing(CELEBA_WINDOW.side, 1.2 * 128.0);
+    let side = CELEBA_WINDOW.framed(f).side;
+    assert!((side - 153.6).abs() < 1e-9, "{side}");
+    assert!(f > 1.0 && f < 1.1, "about the FFHQ framing, not {f}");
+    // A UTKFace chip (200 px) is already downscaled: any drawn framing ≥ 0 stays.
+    assert!(min_framing(200.0, 1.2 * 128.0) < 0.0);
+    // Off.
+    assert_eq!(min_framing(116.0, 0.0), f64::NEG_INFINITY);
+}
