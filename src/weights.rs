@@ -2,15 +2,18 @@
 //! safetensors file, with the configuration and provenance in its metadata.
 //!
 //! Format (`face-deblur/dfpgnet-v1`): tensor names are Burn module paths (`generator.enc1.…`,
-//! `attention.0.squeeze.weight`, …), float32, conv weights OIHW; metadata keys:
-//! `format`, `generator_config` (JSON of [`GeneratorConfig`]), `teacher` (`face_resnet` or
-//! `vgg16`), `trained_steps`, `notes`.
+//! `attention.0.squeeze.weight`, …) in the layout before the model variants became enums
+//! ([`names`] translates), float32, conv weights OIHW; metadata keys: `format`,
+//! `generator_config` (JSON of [`GeneratorConfig`]), `teacher` (`face_resnet` or `vgg16`),
+//! `trained_steps`, `notes`.
+
+pub mod names;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::{ModuleSnapshot, ModuleStore, SafetensorsStore};
 use safetensors::SafeTensors;
 
 use crate::model::layers::ChannelAttention;
@@ -114,6 +117,7 @@ pub fn save(
     };
     let teacher = serde_json::to_value(info.teacher).map_err(|e| write_err(e.to_string()))?;
     let mut store = SafetensorsStore::from_bytes(None)
+        .with_to_adapter(names::LegacyNames)
         .metadata("format", FORMAT)
         .metadata(
             "generator_config",
@@ -260,38 +264,21 @@ pub fn load_dre(path: &Path, device: &Device) -> Result<DegradationEncoder, Weig
     Ok(dre)
 }
 
-/// Load every tensor of the safetensors `bytes` into `module`; any missing, unexpected or
-/// mis-shaped tensor is a [`WeightsError::Mismatch`] naming `path`.
-fn load_into<M: ModuleSnapshot>(
-    module: &mut M,
-    bytes: Vec<u8>,
-    path: &Path,
-) -> Result<(), WeightsError> {
-    let mut store = SafetensorsStore::from_bytes(Some(bytes)).allow_partial(false);
-    let result = module
-        .load_from(&mut store)
-        .map_err(|e| WeightsError::Mismatch {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    if !result.is_success() || !result.missing.is_empty() || !result.unused.is_empty() {
-        let mut reason = Vec::new();
-        if !result.missing.is_empty() {
-            let names: Vec<_> = result.missing.iter().map(|(n, _)| n.as_str()).collect();
-            reason.push(format!("missing tensors {names:?}"));
-        }
-        if !result.unused.is_empty() {
-            reason.push(format!("unexpected tensors {:?}", result.unused));
-        }
-        for e in &result.errors {
-            reason.push(e.to_string());
-        }
-        return Err(WeightsError::Mismatch {
-            path: path.to_owned(),
-            reason: reason.join("; "),
-        });
-    }
-    Ok(())
+/// Load every tensor of the safetensors `bytes` into `module` (names as [`names`] describes);
+/// any missing, unexpected or mis-shaped tensor is a [`WeightsError::Mismatch`] naming `path`.
+fn load_into<M: Module>(module: &mut M, bytes: Vec<u8>, path: &Path) -> Result<(), WeightsError> {
+    let mismatch = |reason: String| WeightsError::Mismatch {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut store = SafetensorsStore::from_bytes(Some(bytes));
+    let tensors = store
+        .get_all_tensors()
+        .map_err(|e| mismatch(e.to_string()))?
+        .values()
+        .cloned()
+        .collect();
+    names::load_tensors(module, tensors).map_err(mismatch)
 }
 
 /// File name of the shipped weights (in `weights/`, embedded in the binary).

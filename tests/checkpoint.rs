@@ -1,7 +1,15 @@
 //! A checkpoint saved mid-run and resumed continues exactly as the uninterrupted run, the
-//! moving average of the weights included.
+//! moving average of the weights included; the committed checkpoints still load.
 
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
+use burn::store::burn_pack::Reader;
 use face_deblur::model::GeneratorConfig;
 use face_deblur::train::checkpoint;
 use face_deblur::train::config::{TrainConfig, Variant};
@@ -96,5 +104,107 @@ fn resume_from_checkpoint_continues_identically() {
         assert_eq!(la, lb);
     }
     assert_eq!(output(&a, &blurred), output(&b, &blurred));
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// Fingerprints ([`common::fingerprint`]) of the committed checkpoints' generators, recorded
+/// with the code before the model variants became enums.
+const PHOTO_GENERATOR_FINGERPRINT: [f64; 3] =
+    [217.9494329454028, 2.711755628714523, 35474.98651033419];
+/// The average at step 8800 is what `best.safetensors` holds (the same fingerprint).
+const PHOTO_EMA_FINGERPRINT: [f64; 3] = [137.14966587570962, 2.2737043496287885, 33778.55035762093];
+const MAIN_GENERATOR_FINGERPRINT: [f64; 3] =
+    [11.406317065033363, 1.906479833814368, 59277.40333114378];
+
+/// The parameter ids of a module.
+#[derive(Default)]
+struct Ids(BTreeSet<u64>);
+
+impl ModuleVisitor for Ids {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.0.insert(param.id.val());
+    }
+}
+
+fn ids<M: Module>(module: &M) -> BTreeSet<u64> {
+    let mut ids = Ids::default();
+    module.visit(&mut ids);
+    ids.0
+}
+
+/// The tensor names and parameter ids of a burnpack file.
+type Tensors = BTreeSet<(String, Option<u64>)>;
+
+/// The tensors of a burnpack file and its metadata.
+fn contents(path: &Path) -> (Tensors, Vec<(String, String)>) {
+    let reader = Reader::from_file(path).unwrap();
+    let metadata = reader.metadata().clone().into_iter().collect();
+    let tensors = reader
+        .into_tensors()
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.name, t.param_id))
+        .collect();
+    (tensors, metadata)
+}
+
+#[test]
+fn the_committed_checkpoints_load_with_the_same_output_and_are_saved_alike() {
+    let device = Device::flex();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let photo = root.join("train/checkpoints/photo");
+    let bytes = std::fs::read(photo.join("best.safetensors")).unwrap();
+    let config = face_deblur::weights::read_info(&photo, &bytes)
+        .unwrap()
+        .generator;
+    let optimiser = || -> ModuleOptimizer { AdamConfig::new().init() };
+    let loaded = checkpoint::load(&photo, config.init(&device), None, optimiser(), None).unwrap();
+    let ema = loaded.ema.as_ref().expect("the photo run keeps an average");
+    common::assert_same_fingerprint(
+        common::fingerprint(&loaded.generator, &device),
+        PHOTO_GENERATOR_FINGERPRINT,
+        "photo generator.bpk",
+    );
+    common::assert_same_fingerprint(
+        common::fingerprint(ema, &device),
+        PHOTO_EMA_FINGERPRINT,
+        "photo generator_ema.bpk",
+    );
+    // The optimiser state is keyed by parameter id: the loaded generator has the file's ids.
+    let dir = checkpoint::checkpoint_dir(&photo);
+    let (optim_tensors, _) = contents(&dir.join("optim_g.bpk"));
+    let optim_ids: BTreeSet<u64> = optim_tensors.iter().filter_map(|(_, id)| *id).collect();
+    assert_eq!(ids(&loaded.generator), optim_ids);
+
+    let main = root.join("train/checkpoints/main/checkpoint/generator.bpk");
+    let generator = checkpoint::load_generator(config.init(&device), &main).unwrap();
+    common::assert_same_fingerprint(
+        common::fingerprint(&generator, &device),
+        MAIN_GENERATOR_FINGERPRINT,
+        "main generator.bpk",
+    );
+
+    // Saved again, the files hold the same names, ids and optimiser metadata.
+    let out = std::env::temp_dir().join(format!("face-deblur-ckpt-legacy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    checkpoint::save(
+        &out,
+        &loaded.generator,
+        loaded.ema.as_ref(),
+        None,
+        &loaded.optim_g,
+        None,
+        &loaded.state,
+    )
+    .unwrap();
+    for file in ["generator.bpk", "generator_ema.bpk", "optim_g.bpk"] {
+        let (names, metadata) = contents(&checkpoint::checkpoint_dir(&out).join(file));
+        let (committed, committed_metadata) = contents(&dir.join(file));
+        assert_eq!(names, committed, "{file}");
+        if file == "optim_g.bpk" {
+            assert_eq!(metadata, committed_metadata, "{file}");
+        }
+    }
     std::fs::remove_dir_all(&out).unwrap();
 }

@@ -229,3 +229,142 @@ fn mmrb_and_dafi_generators_round_trip_with_their_degradation_encoder() {
         Err(WeightsError::WrongKind { .. })
     ));
 }
+
+/// Fingerprints ([`common::fingerprint`]) of the weight files in the repository, recorded with
+/// the code before the model variants became enums.
+const SHIPPED_FINGERPRINT: [f64; 3] = [119.60771170610678, 1.3489887152972133, 33957.24690694315];
+const PHOTO_BEST_FINGERPRINT: [f64; 3] =
+    [137.14966587570962, 2.2737043496287885, 33778.55035762093];
+
+#[test]
+fn weight_files_written_before_the_variants_became_enums_load_with_the_same_output() {
+    let device = Device::flex();
+    let shipped = weights::load_shipped(&device).unwrap();
+    common::assert_same_fingerprint(
+        common::fingerprint(&shipped.modules.generator, &device),
+        SHIPPED_FINGERPRINT,
+        weights::SHIPPED_FILE,
+    );
+    let best = "train/checkpoints/photo/best.safetensors";
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = weights::load(&root.join(best), &device).unwrap();
+    common::assert_same_fingerprint(
+        common::fingerprint(&loaded.modules.generator, &device),
+        PHOTO_BEST_FINGERPRINT,
+        best,
+    );
+    // The fuzzer's seed: a one-channel generator saved by the earlier code.
+    weights::load(
+        &root.join("fuzz/seeds/weights_loader/mini.safetensors"),
+        &device,
+    )
+    .unwrap();
+}
+
+/// The tensor names and shapes the code before the model variants became enums wrote for each
+/// variant (`variant<TAB>name<TAB>shape`), from `weights::save` of
+/// `GeneratorConfig::new([4, 8, 12], [6, 8, 10], 2, 1, 1, 1)` with the switches of [`variant`].
+const LEGACY_NAMES: &str = include_str!("fixtures/legacy_param_names.tsv");
+
+fn variant(label: &str) -> GeneratorConfig {
+    use face_deblur::model::{EncoderBlock, FusionKind};
+    let (prior, ft, block, fusion) = match label {
+        "b6" => (true, true, EncoderBlock::Residual, FusionKind::Sft),
+        "b3" => (true, false, EncoderBlock::Residual, FusionKind::Sft),
+        "b1" => (false, true, EncoderBlock::Residual, FusionKind::Sft),
+        "b1_mmrb" => (false, true, EncoderBlock::Mmrb, FusionKind::Sft),
+        "mmrb" => (true, true, EncoderBlock::Mmrb, FusionKind::Sft),
+        "dafi" => (true, true, EncoderBlock::Residual, FusionKind::Dafi),
+        "sft_dafi" => (true, true, EncoderBlock::Residual, FusionKind::SftDafi),
+        "mmrb_sft_dafi" => (true, true, EncoderBlock::Mmrb, FusionKind::SftDafi),
+        "b3_sft_dafi" => (true, false, EncoderBlock::Residual, FusionKind::SftDafi),
+        _ => panic!("unknown variant {label}"),
+    };
+    GeneratorConfig::new([4, 8, 12], [6, 8, 10], 2, 1, 1, 1)
+        .with_prior_stream(prior)
+        .with_feature_transforms(ft)
+        .with_encoder_block(block)
+        .with_fusion(fusion)
+}
+
+/// `(name, shape)` of every tensor in a safetensors file, sorted.
+fn names_and_shapes(bytes: &[u8]) -> Vec<(String, Vec<usize>)> {
+    let file = safetensors::SafeTensors::deserialize(bytes).unwrap();
+    let mut names: Vec<_> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.shape().to_vec()))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_variant_keeps_the_tensor_names_of_the_earlier_layout_both_ways() {
+    let device = Device::flex();
+    let dir = tempdir();
+    let mut legacy: std::collections::BTreeMap<&str, Vec<(String, Vec<usize>)>> =
+        Default::default();
+    for line in LEGACY_NAMES.lines() {
+        let [label, name, shape] = line.split('\t').collect::<Vec<_>>()[..] else {
+            panic!("bad fixture line {line:?}");
+        };
+        let shape = shape.split('x').map(|d| d.parse().unwrap()).collect();
+        legacy
+            .entry(label)
+            .or_default()
+            .push((name.to_string(), shape));
+    }
+    assert_eq!(legacy.len(), 9);
+    for (label, expected) in &legacy {
+        let config = variant(label);
+        // Written now: the names and shapes of the earlier layout.
+        let path = dir.join(format!("{label}.safetensors"));
+        weights::save(&path, &config.init(&device), None, &info(config.clone())).unwrap();
+        let written = std::fs::read(&path).unwrap();
+        assert_eq!(&names_and_shapes(&written), expected, "{label}");
+
+        // Written then: a file with exactly those tensors loads, each into a parameter.
+        let values: Vec<Vec<u8>> = expected
+            .iter()
+            .enumerate()
+            .map(|(i, (_, shape))| {
+                let n: usize = shape.iter().product();
+                (0..n)
+                    .flat_map(|k| (0.001 * (i + k) as f32).to_le_bytes())
+                    .collect()
+            })
+            .collect();
+        let views: Vec<(String, safetensors::tensor::TensorView)> = expected
+            .iter()
+            .zip(&values)
+            .map(|((name, shape), data)| {
+                let view = safetensors::tensor::TensorView::new(
+                    safetensors::Dtype::F32,
+                    shape.clone(),
+                    data,
+                )
+                .unwrap();
+                (name.clone(), view)
+            })
+            .collect();
+        let header = safetensors::SafeTensors::read_metadata(&written).unwrap().1;
+        let old = safetensors::serialize(views, header.metadata().clone()).unwrap();
+        let old_path = dir.join(format!("{label}-old.safetensors"));
+        std::fs::write(&old_path, old).unwrap();
+        let loaded = weights::load(&old_path, &device)
+            .unwrap_or_else(|e| panic!("{label}: a file of the earlier layout must load: {e}"));
+        // Saved again, every tensor is back under its name with its values.
+        let again = dir.join(format!("{label}-again.safetensors"));
+        weights::save(&again, &loaded.modules.generator, None, &info(config)).unwrap();
+        let again = std::fs::read(&again).unwrap();
+        let again = safetensors::SafeTensors::deserialize(&again).unwrap();
+        for ((name, _), data) in expected.iter().zip(&values) {
+            assert_eq!(
+                again.tensor(name).unwrap().data(),
+                &data[..],
+                "{label}: {name}"
+            );
+        }
+    }
+}

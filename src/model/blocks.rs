@@ -1,6 +1,6 @@
-//! The generator's building blocks: residual blocks with squeeze-excitation, residual groups
-//! and the spatial feature transforms (SFT, SSFT). The layers they share with the MMRB, the
-//! discriminator and the DRE are in [`super::layers`].
+//! The generator's building blocks: residual blocks with squeeze-excitation, residual groups,
+//! the encoder groups of either block type and the spatial feature transforms (SFT, SSFT). The
+//! layers they share with the MMRB, the discriminator and the DRE are in [`super::layers`].
 
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
@@ -9,7 +9,7 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 use super::layers::{ChannelAttention, LEAKY_SLOPE, conv1x1, conv3x3};
-use super::mmrb::{EncoderBlock, Mmrb};
+use super::mmrb::{EncoderBlock, MmrbGroup};
 
 /// Residual block: conv3×3 → LeakyReLU(0.2) → conv3×3 → squeeze-excitation → + input.
 /// No normalisation (as in RCAN-style restoration nets and SAPPGAN's DFPGNet_G).
@@ -38,46 +38,62 @@ impl ResBlock {
     }
 }
 
-/// A group of [`ResBlock`]s (or [`Mmrb`]s) followed by a 3×3 conv, with an outer skip
-/// connection.
+/// A group of [`ResBlock`]s followed by a 3×3 conv, with an outer skip connection.
 #[derive(Module, Debug)]
 pub struct ResGroup {
     blocks: Vec<ResBlock>,
-    mmrb: Vec<Mmrb>,
     tail: Conv2d,
 }
 
 impl ResGroup {
     /// `blocks` residual blocks of `channels` channels.
     pub fn new(channels: usize, blocks: usize, device: &Device) -> Self {
-        Self::with_block(channels, blocks, EncoderBlock::Residual, device)
-    }
-
-    /// `blocks` blocks of type `kind` and `channels` channels.
-    pub fn with_block(channels: usize, blocks: usize, kind: EncoderBlock, device: &Device) -> Self {
-        let (residual, mixed) = match kind {
-            EncoderBlock::Residual => (blocks, 0),
-            EncoderBlock::Mmrb => (0, blocks),
-        };
         Self {
-            blocks: (0..residual)
+            blocks: (0..blocks)
                 .map(|_| ResBlock::new(channels, device))
                 .collect(),
-            mmrb: (0..mixed).map(|_| Mmrb::new(channels, device)).collect(),
             tail: conv3x3(channels, channels, device),
         }
     }
 
     /// `[B, C, H, W]` → `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut y = x.clone();
-        for block in &self.blocks {
-            y = block.forward(y);
-        }
-        for block in &self.mmrb {
-            y = block.forward(y);
-        }
+        let y = self
+            .blocks
+            .iter()
+            .fold(x.clone(), |y, block| block.forward(y));
         self.tail.forward(y) + x
+    }
+}
+
+/// An encoder group E_i of either block type ([`EncoderBlock`] in the configuration).
+///
+/// Burn puts the variant name into the parameter paths (`enc1.Residual.blocks.0.…`); weight
+/// files and checkpoints keep the names of the earlier layout (`enc1.blocks.0.…`,
+/// `enc1.mmrb.0.…`), see [`crate::weights::names`].
+#[derive(Module, Debug)]
+pub enum EncoderGroup {
+    /// Residual blocks with squeeze-excitation (DFPGnet).
+    Residual(ResGroup),
+    /// Mixed multi-path residual blocks.
+    Mmrb(MmrbGroup),
+}
+
+impl EncoderGroup {
+    /// `blocks` blocks of type `kind` and `channels` channels.
+    pub fn new(channels: usize, blocks: usize, kind: EncoderBlock, device: &Device) -> Self {
+        match kind {
+            EncoderBlock::Residual => Self::Residual(ResGroup::new(channels, blocks, device)),
+            EncoderBlock::Mmrb => Self::Mmrb(MmrbGroup::new(channels, blocks, device)),
+        }
+    }
+
+    /// `[B, C, H, W]` → `[B, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        match self {
+            Self::Residual(group) => group.forward(x),
+            Self::Mmrb(group) => group.forward(x),
+        }
     }
 }
 
@@ -175,6 +191,10 @@ mod tests {
         assert_eq!(block.forward(x.clone()).dims(), [2, 8, 6, 6]);
         let group = ResGroup::new(8, 2, &device);
         assert_eq!(group.forward(x.clone()).dims(), [2, 8, 6, 6]);
+        for kind in [EncoderBlock::Residual, EncoderBlock::Mmrb] {
+            let group = EncoderGroup::new(8, 2, kind, &device);
+            assert_eq!(group.forward(x.clone()).dims(), [2, 8, 6, 6]);
+        }
         let ca = ChannelAttention::new(8, 4, &device);
         let w = ca.weights(x.clone());
         assert_eq!(w.dims(), [2, 8, 1, 1]);

@@ -147,10 +147,14 @@ impl Dafi {
         representation: Tensor<2>,
     ) -> (Tensor<4>, Tensor<2>) {
         let m = self.mask(representation);
+        (Self::interpolate(a, b, m.clone()), m)
+    }
+
+    /// `m ⊙ a + (1 − m) ⊙ b` for `[B, C, H, W]` maps and a mask `m` of [`Dafi::mask`] (`[B, C]`).
+    pub fn interpolate(a: Tensor<4>, b: Tensor<4>, m: Tensor<2>) -> Tensor<4> {
         let [n, c] = m.dims();
-        let w = m.clone().reshape([n, c, 1, 1]);
-        let out = a * w.clone() + b * w.neg().add_scalar(1.0);
-        (out, m)
+        let w = m.reshape([n, c, 1, 1]);
+        a * w.clone() + b * w.neg().add_scalar(1.0)
     }
 }
 

@@ -95,6 +95,33 @@ impl Mmrb {
     }
 }
 
+/// A group of [`Mmrb`]s followed by a 3×3 conv, with an outer skip connection (the MMRB form
+/// of [`ResGroup`](super::blocks::ResGroup)).
+#[derive(Module, Debug)]
+pub struct MmrbGroup {
+    blocks: Vec<Mmrb>,
+    tail: Conv2d,
+}
+
+impl MmrbGroup {
+    /// `blocks` MMRBs of `channels` channels.
+    pub fn new(channels: usize, blocks: usize, device: &Device) -> Self {
+        Self {
+            blocks: (0..blocks).map(|_| Mmrb::new(channels, device)).collect(),
+            tail: conv3x3(channels, channels, device),
+        }
+    }
+
+    /// `[B, C, H, W]` → `[B, C, H, W]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = self
+            .blocks
+            .iter()
+            .fold(x.clone(), |y, block| block.forward(y));
+        self.tail.forward(y) + x
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

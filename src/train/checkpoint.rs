@@ -1,5 +1,10 @@
 //! Resumable checkpoints: generator, discriminator, both optimisers and the run state, written
 //! atomically (a new folder is filled, then swapped in).
+//!
+//! Burnpack files keyed by parameter path and id. The generator's parameters (and the paths the
+//! generator optimiser keeps beside its state) are stored under the names of the layout before
+//! the model variants became enums ([`crate::weights::names`]), so checkpoints written before
+//! and after that change load alike; the ids, which the optimiser state is keyed by, are kept.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,9 +12,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
+use burn::store::ModuleSnapshot;
+use burn::store::burn_pack::{Reader, Writer};
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Discriminator, Generator};
+use crate::weights::names::{self, LegacyNames};
 
 /// One validation measurement.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -82,18 +90,12 @@ pub fn save(
     }
     fs::create_dir_all(&tmp)?;
     let err = |what: &str, e: burn::store::RecordError| anyhow::anyhow!("saving {what}: {e}");
-    generator
-        .clone()
-        .save_file(tmp.join("generator.bpk"))
-        .map_err(|e| err("generator", e))?;
+    save_generator(generator, &tmp.join("generator.bpk")).context("saving generator")?;
     if let Some(ema) = ema {
-        ema.clone()
-            .save_file(tmp.join(EMA_FILE))
-            .map_err(|e| err("generator average", e))?;
+        save_generator(ema, &tmp.join(EMA_FILE)).context("saving generator average")?;
     }
-    optim_g
-        .save(tmp.join("optim_g.bpk"))
-        .map_err(|e| err("generator optimiser", e))?;
+    save_generator_optimiser(optim_g, &tmp.join("optim_g.bpk"))
+        .context("saving generator optimiser")?;
     if let (Some(d), Some(o)) = (discriminator, optim_d) {
         d.clone()
             .save_file(tmp.join("discriminator.bpk"))
@@ -204,16 +206,11 @@ pub fn load(
     let dir = checkpoint_dir(out);
     let ctx = |what: &str| format!("loading {what} from {}", dir.display());
     let rec = |e: burn::store::RecordError| anyhow::anyhow!("{e}");
-    let generator = generator
-        .try_load_file(dir.join("generator.bpk"))
-        .map_err(rec)
-        .with_context(|| ctx("generator"))?;
+    let generator =
+        load_generator(generator, &dir.join("generator.bpk")).with_context(|| ctx("generator"))?;
     let ema = if dir.join(EMA_FILE).exists() {
         Some(
-            generator
-                .valid()
-                .try_load_file(dir.join(EMA_FILE))
-                .map_err(rec)
+            load_generator(generator.valid(), &dir.join(EMA_FILE))
                 .with_context(|| ctx("generator average"))?,
         )
     } else {
@@ -248,6 +245,38 @@ pub fn load(
         optim_d,
         state,
     })
+}
+
+/// Write `generator` to `path` as burnpack, under the file names of its parameters.
+fn save_generator(generator: &Generator, path: &Path) -> Result<()> {
+    let tensors = generator.collect(None, Some(Box::new(LegacyNames)), false);
+    Writer::new(tensors).write_to_file(path)?;
+    Ok(())
+}
+
+/// Load a generator file written by [`save_generator`] (or before the variants were enums) into
+/// `generator`, whose parameters take the file's values and ids.
+pub fn load_generator(mut generator: Generator, path: &Path) -> Result<Generator> {
+    let tensors = Reader::from_file(path)?.into_tensors()?;
+    names::load_tensors(&mut generator, tensors).map_err(anyhow::Error::msg)?;
+    Ok(generator)
+}
+
+/// Write the generator optimiser's state to `path`, with the parameter paths it keeps (for
+/// matching parameter groups; burnpack metadata keyed by parameter id) under their file names.
+fn save_generator_optimiser(optim: &ModuleOptimizer, path: &Path) -> Result<()> {
+    let reader = Reader::from_bytes(optim.into_bytes().map_err(anyhow::Error::msg)?)?;
+    let scalars = reader.scalars().clone();
+    let paths = reader.metadata().clone();
+    let mut writer = Writer::new(reader.into_tensors()?);
+    for (key, value) in &scalars {
+        writer = writer.with_scalar(key, *value);
+    }
+    for (id, param_path) in &paths {
+        writer = writer.with_metadata(id, &names::legacy_name(param_path));
+    }
+    writer.write_to_file(path)?;
+    Ok(())
 }
 
 #[cfg(test)]

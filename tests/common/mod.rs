@@ -23,6 +23,51 @@ impl burn::module::ModuleMapper for Noise {
     }
 }
 
+/// A fixed `[1, 3, 32, 32]` input in (-0.8, 0.8), the same in every run (no random numbers).
+pub fn fixed_input(device: &Device) -> Tensor<4> {
+    let values: Vec<f32> = (0..3 * 32 * 32)
+        .map(|k| (0.37 * k as f32).sin() * 0.8)
+        .collect();
+    Tensor::from_data(
+        burn::tensor::TensorData::new(values, [1, 3, 32, 32]),
+        device,
+    )
+}
+
+/// What a generator does to [`fixed_input`], in three numbers: the sum of the image, a
+/// weighted sum of the image (so that moved values count) and the sum of the priors.
+pub fn fingerprint(generator: &face_deblur::model::Generator, device: &Device) -> [f64; 3] {
+    let out = generator.forward(fixed_input(device));
+    let image: Vec<f32> = out.image.into_data().try_to_vec().unwrap();
+    let sum: f64 = image.iter().map(|&x| x as f64).sum();
+    let weighted: f64 = image
+        .iter()
+        .enumerate()
+        .map(|(k, &x)| x as f64 * (0.11 * k as f64).cos())
+        .sum();
+    let priors: f64 = out
+        .priors
+        .into_iter()
+        .map(|p| {
+            let v: Vec<f32> = p.into_data().try_to_vec().unwrap();
+            v.iter().map(|&x| x as f64).sum::<f64>()
+        })
+        .sum();
+    [sum, weighted, priors]
+}
+
+/// Asserts that two fingerprints agree to 1e-5 of their size (the same weights on the same
+/// CPU backend give the same numbers; a tensor loaded into the wrong place changes them by
+/// far more).
+pub fn assert_same_fingerprint(got: [f64; 3], expected: [f64; 3], what: &str) {
+    for (g, e) in got.iter().zip(&expected) {
+        assert!(
+            (g - e).abs() <= 1e-5 * e.abs().max(1.0),
+            "{what}: fingerprint {got:?}, expected {expected:?}"
+        );
+    }
+}
+
 /// A baseline 8×8 four-component (Adobe, inverted CMYK) JPEG of one flat colour.
 pub fn cmyk_jpeg(cmyk: [u8; 4]) -> Vec<u8> {
     let segment = |out: &mut Vec<u8>, marker: u8, body: &[u8]| {

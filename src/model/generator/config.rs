@@ -6,8 +6,11 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Generator;
-use super::prior::{PriorFusion, PriorStream, zero_conv1x1};
-use crate::model::blocks::{ResGroup, Sft};
+use super::prior::{
+    AddFusion, DafiFusion, PriorFusion, PriorGuidance, PriorStream, SftDafiFusion, SftFusion,
+    zero_conv1x1,
+};
+use crate::model::blocks::{EncoderGroup, ResGroup, Sft};
 use crate::model::dre::{Dafi, DegradationEncoder};
 use crate::model::layers::{conv_down, conv1x1, conv3x3};
 use crate::model::mmrb::{EncoderBlock, Mmrb};
@@ -187,64 +190,63 @@ impl GeneratorConfig {
     /// Build the generator on `device`.
     pub fn init(&self, device: &Device) -> Generator {
         let [c1, c2, c3] = self.channels;
-        let cs = self.channels;
-        let prior = if self.prior_stream {
-            Some(PriorStream::new(
-                self.channels,
-                self.prior_channels,
-                self.prior_blocks,
-                self.feature_transforms,
-                device,
-            ))
-        } else {
-            None
-        };
-        let fusion = |i: usize| -> Option<PriorFusion> {
-            if !self.prior_stream {
-                return None;
-            }
-            let p = self.prior_channels[i];
-            let dafi = self.fusion.uses_dre().then(|| Dafi::new(cs[i], device));
-            Some(match (self.feature_transforms, self.fusion) {
-                (true, FusionKind::Sft | FusionKind::SftDafi) => PriorFusion {
-                    sft: Some(Sft::new(p, cs[i], cs[i], device)),
-                    add: None,
-                    dafi,
-                },
-                // B3 (no feature transforms) and DAFI-only project P̂ with a 1×1 conv.
-                _ => PriorFusion {
-                    sft: None,
-                    add: Some(conv1x1(p, cs[i], device)),
-                    dafi,
-                },
-            })
-        };
         let up = |cin: usize, cout: usize| {
             ConvTranspose2dConfig::new([cin, cout], [4, 4])
                 .with_stride([2, 2])
                 .with_padding([1, 1])
                 .init(device)
         };
+        let encoder =
+            |c: usize| EncoderGroup::new(c, self.encoder_blocks, self.encoder_block, device);
         Generator {
             head: conv3x3(3, c1, device),
-            enc1: ResGroup::with_block(c1, self.encoder_blocks, self.encoder_block, device),
+            enc1: encoder(c1),
             down1: conv_down(c1, c2, device),
-            enc2: ResGroup::with_block(c2, self.encoder_blocks, self.encoder_block, device),
+            enc2: encoder(c2),
             down2: conv_down(c2, c3, device),
-            enc3: ResGroup::with_block(c3, self.encoder_blocks, self.encoder_block, device),
+            enc3: encoder(c3),
             middle: ResGroup::new(c3, self.middle_blocks, device),
-            prior,
-            dre: (self.prior_stream && self.fusion.uses_dre())
-                .then(|| DegradationEncoder::new(device)),
-            fuse3: fusion(2),
+            guidance: self.prior_stream.then(|| self.guidance(device)),
             dec3: ResGroup::new(c3, self.decoder_blocks, device),
             up2: up(c3, c2),
-            fuse2: fusion(1),
             dec2: ResGroup::new(c2, self.decoder_blocks, device),
             up1: up(c2, c1),
-            fuse1: fusion(0),
             dec1: ResGroup::new(c1, self.decoder_blocks, device),
             to_rgb: zero_conv1x1(c1, 3, device),
+        }
+    }
+
+    /// The prior stream and the fusion of its estimates, as this configuration asks.
+    fn guidance(&self, device: &Device) -> PriorGuidance {
+        let (cs, ps) = (self.channels, self.prior_channels);
+        let sft = || std::array::from_fn(|i| Sft::new(ps[i], cs[i], cs[i], device));
+        // B3 (no feature transforms) and DAFI-only project P̂ with a 1×1 conv.
+        let add = || std::array::from_fn(|i| conv1x1(ps[i], cs[i], device));
+        let dafi = || std::array::from_fn(|i| Dafi::new(cs[i], device));
+        let dre = || DegradationEncoder::new(device);
+        let fusion = match (self.feature_transforms, self.fusion) {
+            (true, FusionKind::Sft) => PriorFusion::Sft(SftFusion { sft: sft() }),
+            (false, FusionKind::Sft) => PriorFusion::Add(AddFusion { add: add() }),
+            (true, FusionKind::SftDafi) => PriorFusion::SftDafi(SftDafiFusion {
+                dre: dre(),
+                sft: sft(),
+                dafi: dafi(),
+            }),
+            (_, FusionKind::Dafi) | (false, FusionKind::SftDafi) => PriorFusion::Dafi(DafiFusion {
+                dre: dre(),
+                add: add(),
+                dafi: dafi(),
+            }),
+        };
+        PriorGuidance {
+            stream: PriorStream::new(
+                self.channels,
+                self.prior_channels,
+                self.prior_blocks,
+                self.feature_transforms,
+                device,
+            ),
+            fusion,
         }
     }
 

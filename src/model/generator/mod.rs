@@ -3,20 +3,24 @@
 //! decoder.
 //!
 //! [`config`]: hyper-parameters and construction; [`prior`]: the prior stream and the fusion
-//! modules. (Burn names the weights after the struct fields, not the files: the tensor names
-//! of the weight files are those of the single-file generator.)
+//! modules. (Burn names the weights after the struct fields and enum variants, not the files;
+//! the tensor names of weight files and checkpoints are those of the earlier single-file,
+//! enum-free generator, translated by [`crate::weights::names`].)
 
 mod config;
 mod prior;
 
 pub use config::{FusionKind, GeneratorConfig};
-pub use prior::{PriorBranch, PriorFusion, PriorStream};
+pub use prior::{
+    AddFusion, DafiFusion, PriorBranch, PriorFusion, PriorGuidance, PriorStream, SftDafiFusion,
+    SftFusion,
+};
 
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, tanh};
 
-use super::blocks::ResGroup;
+use super::blocks::{EncoderGroup, ResGroup};
 use super::dre::DegradationEncoder;
 use super::layers::LEAKY_SLOPE;
 
@@ -41,21 +45,18 @@ pub struct GeneratorOutput {
 #[derive(Module, Debug)]
 pub struct Generator {
     head: Conv2d,
-    enc1: ResGroup,
+    enc1: EncoderGroup,
     down1: Conv2d,
-    enc2: ResGroup,
+    enc2: EncoderGroup,
     down2: Conv2d,
-    enc3: ResGroup,
+    enc3: EncoderGroup,
     middle: ResGroup,
-    prior: Option<PriorStream>,
-    dre: Option<DegradationEncoder>,
-    fuse3: Option<PriorFusion>,
+    /// The prior stream and its fusion into the decoder; `None` in ablation B1.
+    guidance: Option<PriorGuidance>,
     dec3: ResGroup,
     up2: ConvTranspose2d,
-    fuse2: Option<PriorFusion>,
     dec2: ResGroup,
     up1: ConvTranspose2d,
-    fuse1: Option<PriorFusion>,
     dec1: ResGroup,
     to_rgb: Conv2d,
 }
@@ -77,41 +78,25 @@ impl Generator {
         let e3 = self.enc3.forward(x); // [B, c3, H/4, W/4]
         let e4 = self.middle.forward(e3.clone()); // [B, c3, H/4, W/4]
 
-        // Prior estimation stream 𝒫 (§3.2): P̂_i = 𝒫_i(E_i).
-        let priors: Vec<Tensor<4>> = match &self.prior {
-            Some(stream) => [e1, e2, e3]
-                .into_iter()
-                .zip(&stream.branches)
-                .map(|(e, branch)| branch.forward(e))
-                .collect(),
-            None => Vec::new(),
-        };
-        // Degradation representation (DAFI models): the DRE is pre-trained and frozen, so no
-        // gradient flows back into it.
-        let degradation = self
-            .dre
+        // Prior estimation stream 𝒫 (§3.2): P̂_i = 𝒫_i(E_i); with DAFI also the degradation
+        // representation of the input.
+        let guided = self
+            .guidance
             .as_ref()
-            .map(|dre| dre.forward(blurred.clone()).detach());
-        let prior = |i: usize| priors.get(i).cloned();
-        let mut masks: Vec<Option<Tensor<2>>> = vec![None, None, None];
-        let mut fuse =
-            |fusion: &Option<PriorFusion>, d: Tensor<4>, i: usize| match (fusion, prior(i)) {
-                (Some(f), Some(p)) => {
-                    let (out, mask) = f.forward(d, p, degradation.clone());
-                    masks[i] = mask;
-                    out
-                }
-                _ => d,
-            };
+            .map(|g| (g, g.estimate([e1, e2, e3], &blurred)));
+        let fuse = |i: usize, d: Tensor<4>| match &guided {
+            Some((g, estimates)) => g.fuse(i, d, estimates),
+            None => d,
+        };
 
         // Decoder ℳ_D (§3.3): SFT(P̂3) → group → up → SFT(P̂2) → group → up → SFT(P̂1) → group.
-        let d = fuse(&self.fuse3, e4, 2);
+        let d = fuse(2, e4);
         let d = self.dec3.forward(d); // [B, c3, H/4, W/4]
         let d = leaky_relu(self.up2.forward(d), LEAKY_SLOPE); // [B, c2, H/2, W/2]
-        let d = fuse(&self.fuse2, d, 1);
+        let d = fuse(1, d);
         let d = self.dec2.forward(d);
         let d = leaky_relu(self.up1.forward(d), LEAKY_SLOPE); // [B, c1, H, W]
-        let d = fuse(&self.fuse1, d, 0);
+        let d = fuse(0, d);
         let d0 = self.dec1.forward(d) + e0; // global skip E0 → D0
         let residual = self.to_rgb.forward(d0); // [B, 3, H, W]
         // Global residual in the pre-tanh domain: tanh(atanh(x) + r) is x when r = 0, so the
@@ -120,25 +105,27 @@ impl Generator {
         let atanh_x = (x.clone().add_scalar(1.0) / x.neg().add_scalar(1.0))
             .log()
             .mul_scalar(0.5);
+        let (priors, degradation, dafi_masks) = match guided {
+            Some((_, e)) => (e.priors, e.degradation, e.masks),
+            None => (Vec::new(), None, Vec::new()),
+        };
         GeneratorOutput {
             image: tanh(residual + atanh_x),
             priors,
             degradation,
-            dafi_masks: masks.into_iter().flatten().collect(),
+            dafi_masks,
         }
     }
 
     /// The degradation representation encoder (DAFI models only).
     pub fn dre(&self) -> Option<&DegradationEncoder> {
-        self.dre.as_ref()
+        self.guidance.as_ref().and_then(PriorGuidance::dre)
     }
 
     /// This generator with `dre` (a pre-trained encoder) in place of its own; no-op for a
     /// generator without DAFI.
     pub fn with_dre(mut self, dre: DegradationEncoder) -> Self {
-        if self.dre.is_some() {
-            self.dre = Some(dre);
-        }
+        self.guidance = self.guidance.map(|g| g.with_dre(dre));
         self
     }
 }
