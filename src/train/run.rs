@@ -258,13 +258,16 @@ pub fn export(trainer: &Trainer, path: &Path, config: &TrainConfig) -> Result<()
         teacher: config.teacher,
         trained_steps: trainer.state.step,
         notes: format!(
-            "variant {:?}, {} steps of batch {} at {}px crops ({}px faces), CelebA+UTKFace \
+            "variant {:?}, {} steps (the last ones of batch {} on {}), CelebA+UTKFace \
              (research-only data), face-deblur train{}",
             config.variant,
             trainer.state.step,
             config.batch_size,
-            config.crop,
-            config.image_size,
+            if config.crop > 0 && config.crop < config.image_size {
+                format!("{}px crops of {}px faces", config.crop, config.image_size)
+            } else {
+                format!("whole {}px faces", config.image_size)
+            },
             config
                 .ema_decay
                 .map(|d| format!(", moving average of the weights (decay {d})"))
