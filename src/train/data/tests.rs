@@ -199,23 +199,28 @@ fn eval_set_is_reproducible_and_labelled() {
 #[ignore = "prints a timing; needs FACE_DEBLUR_SHARED (run with --ignored --nocapture)"]
 fn batch_timing() {
     let root = data_root();
-    let ds = dataset(
+    let sources = [FaceSource::CelebA, FaceSource::UtkFace];
+    let training = dataset(&root, Split::Train, &sources, None);
+    let photo = FaceDataset::new(
         &root,
         Split::Train,
-        &[FaceSource::CelebA, FaceSource::UtkFace],
-        None,
-    );
-    let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let n = 20;
-    let start = Instant::now();
-    for b in 0..n {
-        let idx: Vec<usize> = (0..8).map(|i| (b * 997 + i * 131) % ds.len()).collect();
-        ds.batch(&idx, &mut rng, true).unwrap();
+        &sources,
+        DatasetOptions::photo(Some(recorded(&root))),
+    )
+    .unwrap();
+    for (name, ds, batch) in [("training", &training, 8), ("photo", &photo, 4)] {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let n = 20;
+        let start = Instant::now();
+        for b in 0..n {
+            let idx: Vec<usize> = (0..batch).map(|i| (b * 997 + i * 131) % ds.len()).collect();
+            ds.batch(&idx, &mut rng, true).unwrap();
+        }
+        println!(
+            "{name} data, batch of {batch} at 128² (one thread): {:.1} ms",
+            start.elapsed().as_secs_f64() * 1e3 / n as f64
+        );
     }
-    println!(
-        "batch of 8 at 128²: {:.1} ms",
-        start.elapsed().as_secs_f64() * 1e3 / n as f64
-    );
 }
 
 #[test]
