@@ -107,12 +107,9 @@ fn resume_from_checkpoint_continues_identically() {
     std::fs::remove_dir_all(&out).unwrap();
 }
 
-/// Fingerprints ([`common::fingerprint`]) of the committed checkpoints' generators, recorded
-/// with the code before the model variants became enums.
-const PHOTO_GENERATOR_FINGERPRINT: [f64; 3] =
-    [217.9494329454028, 2.711755628714523, 35474.98651033419];
-/// The average at step 8800 is what `best.safetensors` holds (the same fingerprint).
-const PHOTO_EMA_FINGERPRINT: [f64; 3] = [137.14966587570962, 2.2737043496287885, 33778.55035762093];
+/// Fingerprint ([`common::fingerprint`]) of the generator in `train/checkpoints/main` (step
+/// 3800, a file that no longer changes), recorded with the code before the model variants
+/// became enums. The photo checkpoint is replaced as its run goes on, so it is not pinned.
 const MAIN_GENERATOR_FINGERPRINT: [f64; 3] =
     [11.406317065033363, 1.906479833814368, 59277.40333114378];
 
@@ -160,15 +157,24 @@ fn the_committed_checkpoints_load_with_the_same_output_and_are_saved_alike() {
     let optimiser = || -> ModuleOptimizer { AdamConfig::new().init() };
     let loaded = checkpoint::load(&photo, config.init(&device), None, optimiser(), None).unwrap();
     let ema = loaded.ema.as_ref().expect("the photo run keeps an average");
-    common::assert_same_fingerprint(
+    // Where the checkpoint's step is the best validation, `best.safetensors` was exported from
+    // the same average: the .bpk and the safetensors path give the same output.
+    if loaded
+        .state
+        .best_psnr
+        .is_some_and(|(_, step)| step == loaded.state.step)
+    {
+        let best = face_deblur::weights::load(&photo.join("best.safetensors"), &device).unwrap();
+        common::assert_same_fingerprint(
+            common::fingerprint(ema, &device),
+            common::fingerprint(&best.modules.generator, &device),
+            "photo generator_ema.bpk vs best.safetensors",
+        );
+    }
+    // The raw weights and their average differ (the average is not a copy).
+    assert_ne!(
         common::fingerprint(&loaded.generator, &device),
-        PHOTO_GENERATOR_FINGERPRINT,
-        "photo generator.bpk",
-    );
-    common::assert_same_fingerprint(
-        common::fingerprint(ema, &device),
-        PHOTO_EMA_FINGERPRINT,
-        "photo generator_ema.bpk",
+        common::fingerprint(ema, &device)
     );
     // The optimiser state is keyed by parameter id: the loaded generator has the file's ids.
     let dir = checkpoint::checkpoint_dir(&photo);

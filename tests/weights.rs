@@ -230,32 +230,32 @@ fn mmrb_and_dafi_generators_round_trip_with_their_degradation_encoder() {
     ));
 }
 
-/// Fingerprints ([`common::fingerprint`]) of the weight files in the repository, recorded with
-/// the code before the model variants became enums.
-const SHIPPED_FINGERPRINT: [f64; 3] = [119.60771170610678, 1.3489887152972133, 33957.24690694315];
-const PHOTO_BEST_FINGERPRINT: [f64; 3] =
-    [137.14966587570962, 2.2737043496287885, 33778.55035762093];
+/// Fingerprint ([`common::fingerprint`]) of the fuzzer's seed `mini.safetensors`: a
+/// one-channel B6 generator (prior stream, SFT fusion at three scales) saved by the code before
+/// the model variants became enums — a file that never changes, unlike the shipped weights.
+/// Recorded with this code after checking that the earlier binary restores a face with it (and
+/// with the step-9500 shipped weights) to the same bytes as this one.
+const MINI_FINGERPRINT: [f64; 3] = [-37.22454853085219, 1.7104775130916352, -143.3378265015781];
 
 #[test]
 fn weight_files_written_before_the_variants_became_enums_load_with_the_same_output() {
     let device = Device::flex();
-    let shipped = weights::load_shipped(&device).unwrap();
-    common::assert_same_fingerprint(
-        common::fingerprint(&shipped.modules.generator, &device),
-        SHIPPED_FINGERPRINT,
-        weights::SHIPPED_FILE,
-    );
-    let best = "train/checkpoints/photo/best.safetensors";
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let loaded = weights::load(&root.join(best), &device).unwrap();
-    common::assert_same_fingerprint(
-        common::fingerprint(&loaded.modules.generator, &device),
-        PHOTO_BEST_FINGERPRINT,
-        best,
-    );
-    // The fuzzer's seed: a one-channel generator saved by the earlier code.
-    weights::load(
+    let mini = weights::load(
         &root.join("fuzz/seeds/weights_loader/mini.safetensors"),
+        &device,
+    )
+    .unwrap();
+    common::assert_same_fingerprint(
+        common::fingerprint(&mini.modules.generator, &device),
+        MINI_FINGERPRINT,
+        "mini.safetensors",
+    );
+    // The shipped weights and the photo run's best, written by the earlier code too, load
+    // (how well the shipped ones restore is tests/shipped.rs).
+    weights::load_shipped(&device).unwrap();
+    weights::load(
+        &root.join("train/checkpoints/photo/best.safetensors"),
         &device,
     )
     .unwrap();
