@@ -36,7 +36,7 @@ pub use loader::{LoaderOptions, spawn_loader};
 pub use sample::{Batch, Sample};
 pub use warp::{
     AugmentConfig, FFHQ_RAISE, FFHQ_SIDE_FACTOR, Jitter, SourceImage, Window, colour_jitter,
-    crop_square, render_window,
+    crop_square, min_framing, render_window,
 };
 
 /// Crop of the 178×218 aligned CelebA images: a 116 px square centred at (89, 131), so the
@@ -416,15 +416,6 @@ impl FaceDataset {
             .collect::<anyhow::Result<Vec<_>>>()?;
         Batch::from_samples(&samples)
     }
-}
-
-/// The smallest [`Window::framed`] framing at which a tight window of side `tight_side` spans
-/// `min_side` source pixels (−∞ when `min_side` ≤ 0: no constraint).
-fn min_framing(tight_side: f64, min_side: f64) -> f64 {
-    if min_side <= 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    (min_side / tight_side - 1.0) / (FFHQ_SIDE_FACTOR - 1.0)
 }
 
 /// Entries of a directory, with an error naming it.

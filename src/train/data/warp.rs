@@ -92,6 +92,15 @@ impl Window {
     }
 }
 
+/// The smallest [`Window::framed`] framing at which a tight window of side `tight_side` spans
+/// `min_side` source pixels (−∞ when `min_side` ≤ 0: no constraint).
+pub fn min_framing(tight_side: f64, min_side: f64) -> f64 {
+    if min_side <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    (min_side / tight_side - 1.0) / (FFHQ_SIDE_FACTOR - 1.0)
+}
+
 /// Ranges of the training augmentation (each jitter is drawn uniformly in ±range).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AugmentConfig {
