@@ -1,17 +1,24 @@
-//! Stock vs patched flex conv timings (forward, x-grad, weight-grad) for the model's shapes,
-//! plus an autodiff forward+backward step of one 3×3 conv (48→48 @32², batch 8).
+//! Stock vs patched flex conv timings (forward, x-grad, weight-grad).
 //!
 //! `cd bench/conv_ops && cargo run --release` (its own crate and target folder: not built by
 //! the tests or CI). "Stock" is Burn 0.22.1's generic conv backward and flex's own forward,
 //! copied into `patches/burn-flex/tests/common/stock_generic.rs`; "patched" is
-//! `patches/burn-flex` (issue 11). Medians of interleaved repetitions, in one process.
+//! `patches/burn-flex` (issue 11). Both run on the same `gemm` build (with the patch's
+//! AVX-512 kernels), so "stock" here is the stock *algorithms*. Medians of interleaved
+//! repetitions, in one process. Environment:
+//! - default: the compact generator's convolutions for one training step (batch `B`, default
+//!   4, whole 128² faces), per layer kind and n-weighted totals;
+//! - `SHAPES=1`: the earlier list of single shapes with GFLOP/s;
+//! - `TUNE=1`: column-budget sweep of the patched ops on the `SHAPES` list;
+//! - `WGRAD_AB=1`: patched weight gradient, GEMM layout 0 vs 2 per model layer;
+//! - `REPS` (default 5), `ONLY` (substring of the layer name), `COL`, `WGV` (layout).
 #[path = "../../../patches/burn-flex/tests/common/stock_generic.rs"]
 mod stock_generic;
 
 use std::time::Instant;
 
-use burn_backend::ops::{ConvOptions, ConvTransposeOptions, ModuleOps};
 use burn_backend::TensorData;
+use burn_backend::ops::{ConvOptions, ConvTransposeOptions, ModuleOps};
 use burn_flex::{Flex, FlexTensor};
 
 fn rand_tensor(shape: [usize; 4], seed: u64) -> FlexTensor {
@@ -19,7 +26,9 @@ fn rand_tensor(shape: [usize; 4], seed: u64) -> FlexTensor {
     let n: usize = shape.iter().product();
     let v: Vec<f32> = (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect();
@@ -32,7 +41,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Times `a` and `b` interleaved, `reps` times each after one warm-up; returns medians in ms.
-fn time_pair(reps: usize, mut a: impl FnMut() -> FlexTensor, mut b: impl FnMut() -> FlexTensor) -> (f64, f64) {
+fn time_pair(
+    reps: usize,
+    mut a: impl FnMut() -> FlexTensor,
+    mut b: impl FnMut() -> FlexTensor,
+) -> (f64, f64) {
     std::hint::black_box(a());
     std::hint::black_box(b());
     let (mut ta, mut tb) = (vec![], vec![]);
@@ -61,13 +74,35 @@ struct Shape {
 }
 
 fn main() {
-    let reps: usize = std::env::var("REPS").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
+    let reps: usize = std::env::var("REPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
     let filter = std::env::var("ONLY").unwrap_or_default();
+    if let Some(v) = std::env::var("WGV").ok().and_then(|s| s.parse().ok()) {
+        burn_flex::ops::conv_gemm::set_wgrad_variant(v);
+        println!("weight-gradient variant {v}");
+    }
     if let Some(n) = std::env::var("COL").ok().and_then(|s| s.parse().ok()) {
         burn_flex::ops::conv_gemm::set_col_elems(n);
         println!("col elems {n}");
     }
-    let s = |name, batch, c_in, c_out, hw, k, stride, pad, dil, transposed| Shape { name, batch, c_in, c_out, hw, k, stride, pad, dil, transposed };
+    if std::env::var("SHAPES").is_err() && std::env::var("TUNE").is_err() {
+        model_breakdown(reps, &filter);
+        return;
+    }
+    let s = |name, batch, c_in, c_out, hw, k, stride, pad, dil, transposed| Shape {
+        name,
+        batch,
+        c_in,
+        c_out,
+        hw,
+        k,
+        stride,
+        pad,
+        dil,
+        transposed,
+    };
     let shapes = [
         s("3x3 3→24 @128² b4", 4, 3, 24, 128, 3, 1, 1, 1, false),
         s("3x3 24→24 @128² b4", 4, 24, 24, 128, 3, 1, 1, 1, false),
@@ -100,13 +135,12 @@ fn main() {
             bench_conv(sh, reps);
         }
     }
-    if std::env::var("TUNE").is_err() && (filter.is_empty() || filter == "step") {
-        autodiff_step(reps.max(7));
-    }
 }
 
 fn rayon_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 fn row(name: &str, op: &str, flops: f64, (a, b): (f64, f64)) {
@@ -167,13 +201,18 @@ fn bench_transposed(sh: &Shape, reps: usize) {
     row(sh.name, "x-grad", flops, t);
     let t = time_pair(
         reps,
-        || stock_generic::conv_transpose2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
+        || {
+            stock_generic::conv_transpose2d_weight_backward(
+                x.clone(),
+                w.clone(),
+                dy.clone(),
+                o.clone(),
+            )
+        },
         || Flex::conv_transpose2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
     );
     row(sh.name, "w-grad", flops, t);
 }
-
-include!("../../step.rs");
 
 /// Column-budget sweep, interleaved within each repetition (patched ops only).
 fn tune(sh: &Shape, reps: usize) {
@@ -191,8 +230,23 @@ fn tune(sh: &Shape, reps: usize) {
         let (w1, dy1, o1) = (w.clone(), dy.clone(), o.clone());
         let (x2, w2, dy2, o2) = (x.clone(), w.clone(), dy.clone(), o.clone());
         vec![
-            ("x-grad", Box::new(move || Flex::conv_transpose2d_x_backward(w1.clone(), dy1.clone(), o1.clone()))),
-            ("w-grad", Box::new(move || Flex::conv_transpose2d_weight_backward(x2.clone(), w2.clone(), dy2.clone(), o2.clone()))),
+            (
+                "x-grad",
+                Box::new(move || {
+                    Flex::conv_transpose2d_x_backward(w1.clone(), dy1.clone(), o1.clone())
+                }),
+            ),
+            (
+                "w-grad",
+                Box::new(move || {
+                    Flex::conv_transpose2d_weight_backward(
+                        x2.clone(),
+                        w2.clone(),
+                        dy2.clone(),
+                        o2.clone(),
+                    )
+                }),
+            ),
         ]
     } else {
         let w = rand_tensor([sh.c_out, sh.c_in, sh.k, sh.k], 2);
@@ -201,9 +255,22 @@ fn tune(sh: &Shape, reps: usize) {
         let (x1, w1, dy1, o1) = (x.clone(), w.clone(), dy.clone(), o.clone());
         let (x2, w2, dy2, o2) = (x.clone(), w.clone(), dy.clone(), o.clone());
         vec![
-            ("forward", Box::new(move || Flex::conv2d(x0.clone(), w0.clone(), None, o0.clone()))),
-            ("x-grad", Box::new(move || Flex::conv2d_x_backward(x1.clone(), w1.clone(), dy1.clone(), o1.clone()))),
-            ("w-grad", Box::new(move || Flex::conv2d_weight_backward(x2.clone(), w2.clone(), dy2.clone(), o2.clone()))),
+            (
+                "forward",
+                Box::new(move || Flex::conv2d(x0.clone(), w0.clone(), None, o0.clone())),
+            ),
+            (
+                "x-grad",
+                Box::new(move || {
+                    Flex::conv2d_x_backward(x1.clone(), w1.clone(), dy1.clone(), o1.clone())
+                }),
+            ),
+            (
+                "w-grad",
+                Box::new(move || {
+                    Flex::conv2d_weight_backward(x2.clone(), w2.clone(), dy2.clone(), o2.clone())
+                }),
+            ),
         ]
     };
     for (name, op) in &ops {
@@ -217,8 +284,348 @@ fn tune(sh: &Shape, reps: usize) {
                 times[i].push(t.elapsed().as_secs_f64() * 1e3);
             }
         }
-        let med: Vec<String> = times.into_iter().zip(cols).map(|(t, c)| format!("{}K {:.2}", c / 1024, median(t))).collect();
+        let med: Vec<String> = times
+            .into_iter()
+            .zip(cols)
+            .map(|(t, c)| format!("{}K {:.2}", c / 1024, median(t)))
+            .collect();
         println!("{} {name}: {}", sh.name, med.join(" | "));
     }
     burn_flex::ops::conv_gemm::set_col_elems(burn_flex::ops::conv_gemm::COL_ELEMS);
+}
+
+/// One conv layer kind of the compact generator (`GeneratorConfig::compact()`: channels
+/// 24/48/96, priors 32/32/64, blocks 1/2/2/1, SFT fusion) and how often it occurs.
+struct Layer {
+    name: &'static str,
+    count: usize,
+    c_in: usize,
+    c_out: usize,
+    /// Input side (square).
+    hw: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    transposed: bool,
+    /// Whether autodiff needs the input gradient (not for the stem: its input is data).
+    x_grad: bool,
+}
+
+/// The compact generator's convolutions for one training step (batch `B`, 128² faces):
+/// forward, input gradient and weight gradient per layer kind, stock vs patched, times the
+/// number of such layers, and the totals. The channel-attention 1×1 convs on 1×1 maps are
+/// left out (negligible FLOPs).
+fn model_breakdown(reps: usize, filter: &str) {
+    let batch: usize = std::env::var("B")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4);
+    let l = |name, count, c_in, c_out, hw, k, stride, pad, transposed, x_grad| Layer {
+        name,
+        count,
+        c_in,
+        c_out,
+        hw,
+        k,
+        stride,
+        pad,
+        transposed,
+        x_grad,
+    };
+    let layers = [
+        l("head 3x3 3→24 @128²", 1, 3, 24, 128, 3, 1, 1, false, false),
+        l("3x3 24→24 @128²", 11, 24, 24, 128, 3, 1, 1, false, true),
+        l(
+            "3x3 24→48 @128² (SSFT)",
+            1,
+            24,
+            48,
+            128,
+            3,
+            1,
+            1,
+            false,
+            true,
+        ),
+        l(
+            "3x3 24→32 @128² (prior out)",
+            1,
+            24,
+            32,
+            128,
+            3,
+            1,
+            1,
+            false,
+            true,
+        ),
+        l(
+            "3x3 32→48 @128² (SFT)",
+            1,
+            32,
+            48,
+            128,
+            3,
+            1,
+            1,
+            false,
+            true,
+        ),
+        l(
+            "1x1 24→24 @128² (SFT)",
+            4,
+            24,
+            24,
+            128,
+            1,
+            1,
+            0,
+            false,
+            true,
+        ),
+        l(
+            "1x1 24→3 @128² (to_rgb)",
+            1,
+            24,
+            3,
+            128,
+            1,
+            1,
+            0,
+            false,
+            true,
+        ),
+        l("4x4 s2 24→48 @128²", 1, 24, 48, 128, 4, 2, 1, false, true),
+        l(
+            "T4x4 s2 48→24 @64²→128²",
+            1,
+            48,
+            24,
+            64,
+            4,
+            2,
+            1,
+            true,
+            true,
+        ),
+        l("3x3 48→48 @64²", 11, 48, 48, 64, 3, 1, 1, false, true),
+        l("3x3 48→96 @64² (SSFT)", 1, 48, 96, 64, 3, 1, 1, false, true),
+        l(
+            "3x3 48→32 @64² (prior out)",
+            1,
+            48,
+            32,
+            64,
+            3,
+            1,
+            1,
+            false,
+            true,
+        ),
+        l("3x3 32→96 @64² (SFT)", 1, 32, 96, 64, 3, 1, 1, false, true),
+        l("1x1 48→48 @64² (SFT)", 4, 48, 48, 64, 1, 1, 0, false, true),
+        l("4x4 s2 48→96 @64²", 1, 48, 96, 64, 4, 2, 1, false, true),
+        l("T4x4 s2 96→48 @32²→64²", 1, 96, 48, 32, 4, 2, 1, true, true),
+        l("3x3 96→96 @32²", 16, 96, 96, 32, 3, 1, 1, false, true),
+        l(
+            "3x3 96→192 @32² (SSFT)",
+            1,
+            96,
+            192,
+            32,
+            3,
+            1,
+            1,
+            false,
+            true,
+        ),
+        l(
+            "3x3 96→64 @32² (prior out)",
+            1,
+            96,
+            64,
+            32,
+            3,
+            1,
+            1,
+            false,
+            true,
+        ),
+        l(
+            "3x3 64→192 @32² (SFT)",
+            1,
+            64,
+            192,
+            32,
+            3,
+            1,
+            1,
+            false,
+            true,
+        ),
+        l("1x1 96→96 @32² (SFT)", 4, 96, 96, 32, 1, 1, 0, false, true),
+    ];
+    println!(
+        "compact generator convs, batch {batch}, reps {reps} (medians), threads {}",
+        rayon_threads()
+    );
+    println!(
+        "| layer | n | fwd stock | fwd patched | x-grad stock | x-grad patched | w-grad stock | w-grad patched | n × total stock | n × total patched |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let (mut tot_s, mut tot_p) = ([0f64; 3], [0f64; 3]);
+    for ly in &layers {
+        if !filter.is_empty() && !ly.name.contains(filter) {
+            continue;
+        }
+        if std::env::var("WGRAD_AB").is_ok() {
+            wgrad_ab(ly, batch, reps);
+            continue;
+        }
+        let t = layer_times(ly, batch, reps);
+        let n = ly.count as f64;
+        for i in 0..3 {
+            tot_s[i] += n * t[i].0;
+            tot_p[i] += n * t[i].1;
+        }
+        let cell = |v: f64| {
+            if v == 0.0 {
+                "–".to_string()
+            } else {
+                format!("{v:.2}")
+            }
+        };
+        let (ss, sp): (f64, f64) = (t.iter().map(|p| p.0).sum(), t.iter().map(|p| p.1).sum());
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+            ly.name,
+            ly.count,
+            cell(t[0].0),
+            cell(t[0].1),
+            cell(t[1].0),
+            cell(t[1].1),
+            cell(t[2].0),
+            cell(t[2].1),
+            n * ss,
+            n * sp
+        );
+    }
+    let (ss, sp): (f64, f64) = (tot_s.iter().sum(), tot_p.iter().sum());
+    println!(
+        "| **total (ms, n-weighted)** | | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {ss:.1} | {sp:.1} |",
+        tot_s[0], tot_p[0], tot_s[1], tot_p[1], tot_s[2], tot_p[2]
+    );
+    println!("speed-up of the conv total: {:.2}×", ss / sp);
+}
+
+/// (stock, patched) medians in ms for forward, input gradient (0 when not needed), weight
+/// gradient of one layer.
+fn layer_times(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
+    let (k, s, p) = (ly.k, ly.stride, ly.pad);
+    if ly.transposed {
+        let oh = (ly.hw - 1) * s + (k - 1) + 1 - 2 * p;
+        let x = rand_tensor([batch, ly.c_in, ly.hw, ly.hw], 1);
+        let w = rand_tensor([ly.c_in, ly.c_out, k, k], 2);
+        let dy = rand_tensor([batch, ly.c_out, oh, oh], 3);
+        let o = ConvTransposeOptions::new([s; 2], [p; 2], [0; 2], [1; 2], 1);
+        let f = time_pair(
+            reps,
+            || stock_generic::stock_conv_transpose2d(x.clone(), w.clone(), None, o.clone()),
+            || Flex::conv_transpose2d(x.clone(), w.clone(), None, o.clone()),
+        );
+        let xg = time_pair(
+            reps,
+            || stock_generic::conv_transpose2d_x_backward(w.clone(), dy.clone(), o.clone()),
+            || Flex::conv_transpose2d_x_backward(w.clone(), dy.clone(), o.clone()),
+        );
+        let wg = time_pair(
+            reps,
+            || {
+                stock_generic::conv_transpose2d_weight_backward(
+                    x.clone(),
+                    w.clone(),
+                    dy.clone(),
+                    o.clone(),
+                )
+            },
+            || Flex::conv_transpose2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
+        );
+        return [f, xg, wg];
+    }
+    let oh = (ly.hw + 2 * p - (k - 1) - 1) / s + 1;
+    let x = rand_tensor([batch, ly.c_in, ly.hw, ly.hw], 1);
+    let w = rand_tensor([ly.c_out, ly.c_in, k, k], 2);
+    let b = rand_tensor([1, 1, 1, ly.c_out], 4);
+    let b = FlexTensor::from_data(TensorData::new(
+        b.into_data().to_vec::<f32>().unwrap(),
+        [ly.c_out],
+    ));
+    let dy = rand_tensor([batch, ly.c_out, oh, oh], 3);
+    let o = ConvOptions::new([s; 2], [p; 2], [1; 2], 1);
+    let f = time_pair(
+        reps,
+        || stock_generic::stock_conv2d(x.clone(), w.clone(), Some(b.clone()), o.clone()),
+        || Flex::conv2d(x.clone(), w.clone(), Some(b.clone()), o.clone()),
+    );
+    let xg = if ly.x_grad {
+        time_pair(
+            reps,
+            || stock_generic::conv2d_x_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
+            || Flex::conv2d_x_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
+        )
+    } else {
+        (0.0, 0.0)
+    };
+    let wg = time_pair(
+        reps,
+        || stock_generic::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
+        || Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
+    );
+    [f, xg, wg]
+}
+
+/// Patched weight gradient, GEMM layout 0 (row-major gradient tile) vs 2 (transposed).
+fn wgrad_ab(ly: &Layer, batch: usize, reps: usize) {
+    use burn_flex::ops::conv_gemm::set_wgrad_variant;
+    let (k, s, p) = (ly.k, ly.stride, ly.pad);
+    let t = if ly.transposed {
+        let oh = (ly.hw - 1) * s + (k - 1) + 1 - 2 * p;
+        let x = rand_tensor([batch, ly.c_in, ly.hw, ly.hw], 1);
+        let w = rand_tensor([ly.c_in, ly.c_out, k, k], 2);
+        let dy = rand_tensor([batch, ly.c_out, oh, oh], 3);
+        let o = ConvTransposeOptions::new([s; 2], [p; 2], [0; 2], [1; 2], 1);
+        time_pair(
+            reps,
+            || {
+                set_wgrad_variant(0);
+                Flex::conv_transpose2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
+            },
+            || {
+                set_wgrad_variant(2);
+                Flex::conv_transpose2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
+            },
+        )
+    } else {
+        let oh = (ly.hw + 2 * p - (k - 1) - 1) / s + 1;
+        let x = rand_tensor([batch, ly.c_in, ly.hw, ly.hw], 1);
+        let w = rand_tensor([ly.c_out, ly.c_in, k, k], 2);
+        let dy = rand_tensor([batch, ly.c_out, oh, oh], 3);
+        let o = ConvOptions::new([s; 2], [p; 2], [1; 2], 1);
+        time_pair(
+            reps,
+            || {
+                set_wgrad_variant(0);
+                Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
+            },
+            || {
+                set_wgrad_variant(2);
+                Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
+            },
+        )
+    };
+    set_wgrad_variant(1);
+    println!(
+        "{} (×{}): w-grad layout 0 {:.2} ms, layout 2 {:.2} ms",
+        ly.name, ly.count, t.0, t.1
+    );
 }
