@@ -26,6 +26,9 @@ use crate::weights::{self, WeightsInfo};
 
 /// Name of the exported best weights inside the run folder.
 pub const BEST_WEIGHTS: &str = "best.safetensors";
+/// Name of the weights exported at the latest validation (best or not), to compare runs at
+/// equal steps.
+pub const LATEST_WEIGHTS: &str = "latest.safetensors";
 
 /// Run (or resume) training into `out` on `device`.
 pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Result<()> {
@@ -226,6 +229,7 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
                 trainer.state.best_psnr = Some((point.psnr_output, step));
                 export(&trainer, &out.join(BEST_WEIGHTS), &config)?;
             }
+            export(&trainer, &out.join(LATEST_WEIGHTS), &config)?;
             trainer.state.validation.push(point);
             let samples = out.join("samples");
             std::fs::create_dir_all(&samples)?;
