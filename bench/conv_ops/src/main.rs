@@ -11,7 +11,10 @@
 //! - `SHAPES=1`: the earlier list of single shapes with GFLOP/s;
 //! - `TUNE=1`: column-budget sweep of the patched ops on the `SHAPES` list;
 //! - `WGRAD_AB=1`: patched weight gradient, GEMM layout 0 vs 2 per model layer;
-//! - `REPS` (default 5), `ONLY` (substring of the layer name), `COL`, `WGV` (layout).
+//! - `KXAB=1`: patched ops of the 3×3 stride-1 layers, kx-only lowering off
+//!   (`set_kx_variant(0)`, the "stock" columns) vs on (`KXV`, default 3), interleaved;
+//! - `REPS` (default 5), `ONLY` (substring of the layer name), `COL`, `WGV` (layout),
+//!   `KXCOL` (kx-only buffer budget).
 #[path = "../../../patches/burn-flex/tests/common/stock_generic.rs"]
 mod stock_generic;
 
@@ -82,6 +85,10 @@ fn main() {
     if let Some(v) = std::env::var("WGV").ok().and_then(|s| s.parse().ok()) {
         burn_flex::ops::conv_gemm::set_wgrad_variant(v);
         println!("weight-gradient variant {v}");
+    }
+    if let Some(n) = std::env::var("KXCOL").ok().and_then(|s| s.parse().ok()) {
+        burn_flex::ops::conv_gemm::set_kx_col_elems(n);
+        println!("kx col elems {n}");
     }
     if let Some(n) = std::env::var("COL").ok().and_then(|s| s.parse().ok()) {
         burn_flex::ops::conv_gemm::set_col_elems(n);
@@ -469,6 +476,12 @@ fn model_breakdown(reps: usize, filter: &str) {
         "compact generator convs, batch {batch}, reps {reps} (medians), threads {}",
         rayon_threads()
     );
+    if std::env::var("KXAB").is_ok() {
+        println!(
+            "KXAB: \"stock\" columns = patched with kx variant 0 (old im2col path), \"patched\" = variant {}",
+            kx_new()
+        );
+    }
     println!(
         "| layer | n | fwd stock | fwd patched | x-grad stock | x-grad patched | w-grad stock | w-grad patched | n × total stock | n × total patched |"
     );
@@ -482,7 +495,11 @@ fn model_breakdown(reps: usize, filter: &str) {
             wgrad_ab(ly, batch, reps);
             continue;
         }
-        let t = layer_times(ly, batch, reps);
+        let t = if std::env::var("KXAB").is_ok() {
+            kx_ab(ly, batch, reps)
+        } else {
+            layer_times(ly, batch, reps)
+        };
         let n = ly.count as f64;
         for i in 0..3 {
             tot_s[i] += n * t[i].0;
@@ -628,4 +645,70 @@ fn wgrad_ab(ly: &Layer, batch: usize, reps: usize) {
         "{} (×{}): w-grad layout 0 {:.2} ms, layout 2 {:.2} ms",
         ly.name, ly.count, t.0, t.1
     );
+}
+
+fn kx_new() -> usize {
+    std::env::var("KXV")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+}
+
+/// Patched ops, kx-only lowering off (variant 0) vs on (`KXV`, default 3): (off, on) medians.
+fn kx_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
+    use burn_flex::ops::conv_gemm::set_kx_variant;
+    let new = kx_new();
+    let (k, s, p) = (ly.k, ly.stride, ly.pad);
+    if ly.transposed || k == 1 || s != 1 {
+        return [(0.0, 0.0); 3];
+    }
+    let oh = (ly.hw + 2 * p - (k - 1) - 1) / s + 1;
+    let x = rand_tensor([batch, ly.c_in, ly.hw, ly.hw], 1);
+    let w = rand_tensor([ly.c_out, ly.c_in, k, k], 2);
+    let b = rand_tensor([1, 1, 1, ly.c_out], 4);
+    let b = FlexTensor::from_data(TensorData::new(
+        b.into_data().to_vec::<f32>().unwrap(),
+        [ly.c_out],
+    ));
+    let dy = rand_tensor([batch, ly.c_out, oh, oh], 3);
+    let o = ConvOptions::new([s; 2], [p; 2], [1; 2], 1);
+    let f = time_pair(
+        reps,
+        || {
+            set_kx_variant(0);
+            Flex::conv2d(x.clone(), w.clone(), Some(b.clone()), o.clone())
+        },
+        || {
+            set_kx_variant(new);
+            Flex::conv2d(x.clone(), w.clone(), Some(b.clone()), o.clone())
+        },
+    );
+    let xg = if ly.x_grad {
+        time_pair(
+            reps,
+            || {
+                set_kx_variant(0);
+                Flex::conv2d_x_backward(x.clone(), w.clone(), dy.clone(), o.clone())
+            },
+            || {
+                set_kx_variant(new);
+                Flex::conv2d_x_backward(x.clone(), w.clone(), dy.clone(), o.clone())
+            },
+        )
+    } else {
+        (0.0, 0.0)
+    };
+    let wg = time_pair(
+        reps,
+        || {
+            set_kx_variant(0);
+            Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
+        },
+        || {
+            set_kx_variant(new);
+            Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
+        },
+    );
+    set_kx_variant(3);
+    [f, xg, wg]
 }

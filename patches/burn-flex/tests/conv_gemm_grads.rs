@@ -186,6 +186,24 @@ fn conv_cases() -> Vec<Case> {
         // 1024 elements), a shorter last tile, odd channel counts
         c(1, 24, 24, [20, 128], [3, 3], [1, 1], p(1), [1, 1], 1),
         c(2, 13, 5, [19, 128], [3, 3], [1, 1], p(1), [1, 1], 1),
+        // stride-1 kx-only lowering: several row tiles (+ kh − 1 halo rows) and a shorter
+        // last tile, odd sizes, dilation, kh ≠ kw and asymmetric / large padding
+        c(3, 24, 13, [37, 61], [3, 3], [1, 1], p(1), [1, 1], 1),
+        c(1, 5, 24, [150, 257], [3, 3], [1, 1], p(1), [1, 1], 1),
+        c(3, 3, 5, [301, 255], [3, 3], [1, 1], p(1), [1, 1], 1),
+        c(1, 13, 3, [101, 97], [3, 3], [1, 1], p(2), [2, 2], 1),
+        c(
+            2,
+            5,
+            4,
+            [23, 17],
+            [5, 3],
+            [1, 1],
+            [(3, 1), (0, 2)],
+            [1, 2],
+            1,
+        ),
+        c(3, 24, 24, [3, 5], [3, 3], [1, 1], p(1), [1, 1], 1),
     ]
 }
 
@@ -202,14 +220,21 @@ fn conv2d_gemm_matches_stock_and_naive() {
         let w = rng.vec(ws.iter().product());
         let dy = rng.vec(ys.iter().product());
         let (ny, ndw, ndx) = naive(&c, &x, &w, &dy);
-        for dtype in [DType::F32, DType::F64] {
+        // kx-only lowering of stride-1 convs off (0) and on (3, the default)
+        for (dtype, kxv) in [
+            (DType::F32, 0),
+            (DType::F32, 3),
+            (DType::F64, 0),
+            (DType::F64, 3),
+        ] {
+            burn_flex::ops::conv_gemm::set_kx_variant(kxv);
             let (xt, wt, dyt) = (
                 tensor(&x, xs, dtype),
                 tensor(&w, ws, dtype),
                 tensor(&dy, ys, dtype),
             );
             let o = c.options();
-            let name = format!("{c:?} {dtype:?}");
+            let name = format!("{c:?} {dtype:?} kx{kxv}");
             // weight gradient, both GEMM layouts (0, 2) and the default choice (1)
             let (_, stock) = values(stock_generic::conv2d_weight_backward(
                 xt.clone(),
@@ -292,8 +317,9 @@ fn conv2d_gemm_matches_stock_and_naive() {
             );
             n += 1;
         }
+        burn_flex::ops::conv_gemm::set_kx_variant(3);
     }
-    eprintln!("{n} conv2d case/dtype combinations checked");
+    eprintln!("{n} conv2d case/dtype/variant combinations checked");
 }
 
 #[test]

@@ -11,6 +11,12 @@
 //! - forward:     `Y_{b,g}[:, tile] = W_g · col`, GEMM written straight into the output.
 //!
 //! A 1×1 / stride-1 / unpadded conv skips im2col (the input plane *is* the column matrix).
+//! Stride-1 convs with `kh > 1` (forward, hence also the stride-1 input gradient, and weight
+//! gradient) use the "kx-only" lowering of `kx_cols_tile`: a buffer with only the `kw`
+//! horizontal shifts per input channel over the tile's rows plus `dh·(kh − 1)` halo rows
+//! (≈ `kw`× the input instead of `kh·kw`×), and one GEMM per `ky` on that buffer offset by
+//! `ky·dh` rows (reduction length `C_in/g · kw`), accumulated into the output tile (forward)
+//! or into a `[kh][C_out/g][C_in/g · kw]` weight-gradient block permuted once at the end.
 //! The output spatial size is taken from the tensors (not recomputed), and every input read
 //! or write is range-checked against the padded window, so asymmetric padding and the
 //! transposed-convolution uses (`padding_out`) need no special casing.
@@ -70,6 +76,49 @@ fn wgrad_variant() -> usize {
     return 1;
 }
 
+/// Bit 0: forward, bit 1: weight gradient (see [`set_kx_variant`]).
+#[cfg(target_has_atomic = "ptr")]
+static KX_VARIANT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(3);
+
+/// Benchmark / test hook for the "kx-only" lowering of stride-1 convs with `kh > 1`: bit 0
+/// enables it for the forward (and so for the stride-1 input gradient, which runs as a
+/// forward), bit 1 for the weight gradient; 0 = the full im2col path everywhere, 3 = default.
+#[doc(hidden)]
+pub fn set_kx_variant(v: usize) {
+    #[cfg(target_has_atomic = "ptr")]
+    KX_VARIANT.store(v, core::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(target_has_atomic = "ptr"))]
+    let _ = v;
+}
+
+#[cfg(target_has_atomic = "ptr")]
+static KX_COL_ELEMS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Tuning hook for benchmarks: buffer budget (elements) of the kx-only lowering; 0 (default)
+/// = the column budget ([`set_col_elems`]).
+#[doc(hidden)]
+pub fn set_kx_col_elems(n: usize) {
+    #[cfg(target_has_atomic = "ptr")]
+    KX_COL_ELEMS.store(n, core::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(target_has_atomic = "ptr"))]
+    let _ = n;
+}
+
+fn kx_col_elems() -> usize {
+    #[cfg(target_has_atomic = "ptr")]
+    let n = KX_COL_ELEMS.load(core::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(target_has_atomic = "ptr"))]
+    let n = 0;
+    if n == 0 { col_elems() } else { n }
+}
+
+fn kx_variant() -> usize {
+    #[cfg(target_has_atomic = "ptr")]
+    return KX_VARIANT.load(core::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(target_has_atomic = "ptr"))]
+    return 3;
+}
+
 fn col_elems() -> usize {
     #[cfg(target_has_atomic = "ptr")]
     return COL_ELEMS_TUNED.load(core::sync::atomic::Ordering::Relaxed);
@@ -99,7 +148,7 @@ impl Geom {
     fn validate(&self) {
         assert!(self.groups >= 1, "conv_gemm: groups must be >= 1");
         assert!(
-            self.c_in % self.groups == 0 && self.c_out % self.groups == 0,
+            self.c_in.is_multiple_of(self.groups) && self.c_out.is_multiple_of(self.groups),
             "conv_gemm: channels not divisible by groups"
         );
         assert!(
@@ -156,6 +205,33 @@ impl Geom {
     fn n_tiles(&self) -> usize {
         self.oh.div_ceil(self.rows_per_tile())
     }
+    /// Whether the "kx-only" lowering applies (stride 1, `kh > 1`) for the op of `bit`.
+    fn kx(&self, bit: usize) -> bool {
+        kx_variant() & bit != 0 && self.stride == [1, 1] && self.kh > 1 && self.ow > 0
+    }
+    /// Extra input rows of a kx-only tile: `dilation_h · (kh − 1)`.
+    fn kx_ext(&self) -> usize {
+        self.dilation[0] * (self.kh - 1)
+    }
+    /// Output rows per kx-only tile (its buffer holds `C_in/g · kw` rows of
+    /// `(rows + ext) · OW` elements, ≤ the column budget where possible).
+    fn kx_rows_per_tile(&self) -> usize {
+        let per_row = (self.cig() * self.kw * self.ow).max(1);
+        (kx_col_elems() / per_row)
+            .saturating_sub(self.kx_ext())
+            .clamp(1, self.oh.max(1))
+    }
+    /// Row stride of the kx-only buffer.
+    fn kx_ld(&self) -> usize {
+        padded_ld((self.kx_rows_per_tile() + self.kx_ext()) * self.ow)
+    }
+    fn kx_tile(&self, t: usize) -> (usize, usize) {
+        let r = self.kx_rows_per_tile();
+        (t * r, ((t + 1) * r).min(self.oh))
+    }
+    fn kx_n_tiles(&self) -> usize {
+        self.oh.div_ceil(self.kx_rows_per_tile())
+    }
     fn tile(&self, t: usize) -> (usize, usize) {
         let r = self.rows_per_tile();
         (t * r, ((t + 1) * r).min(self.oh))
@@ -164,7 +240,7 @@ impl Geom {
 
 /// Row stride for a tile of `tp` columns: `tp`, or `tp + 16` when `tp` is a multiple of 64.
 fn padded_ld(tp: usize) -> usize {
-    if tp % 64 == 0 { tp + 16 } else { tp }
+    if tp.is_multiple_of(64) { tp + 16 } else { tp }
 }
 
 /// Output positions `o` in `[0, out_size)` whose input index `o·stride + off − pad` lies in
@@ -245,6 +321,75 @@ fn im2col_tile<T: GemmElem>(
             }
         }
     }
+}
+
+/// "kx-only" lowering of a stride-1 conv for output rows `[oh0, oh1)` and input channels
+/// `[c0, c0 + C_in/g)` of one batch item `xb` (`[C_in, H, W]`): row `c·kw + kx` of `buf`
+/// (rows `ld` apart) holds, for `u` in `[0, oh1 − oh0 + ext)` (`ext = dh·(kh − 1)`) and
+/// `ow` in `[0, OW)`, the element `u·OW + ow` = `x[c0 + c, oh0 + u − ph, ow + kx·dw − pw]`
+/// (zero in the padding). The im2col row `(c, ky, kx)` of output row `oh0 + t` is then the
+/// same row of `buf` shifted by `ky·dh·OW` elements, so one GEMM per `ky` (reduction length
+/// `C_in/g · kw`) reads it in place. Every element up to `(oh1 − oh0 + ext) · OW` of each
+/// row is written once.
+fn kx_cols_tile<T: GemmElem>(
+    xb: &[T],
+    g: &Geom,
+    c0: usize,
+    oh0: usize,
+    oh1: usize,
+    buf: &mut [T],
+    ld: usize,
+) {
+    assert_eq!(g.stride, [1, 1], "kx-only lowering needs stride 1");
+    let len = (oh1 - oh0 + g.kx_ext()) * g.ow;
+    assert!(ld >= len, "kx cols: row stride");
+    assert_eq!(buf.len(), g.cig() * g.kw * ld);
+    if len == 0 {
+        return;
+    }
+    let (h, w) = (g.h, g.w);
+    let [ph, pw] = g.pad;
+    let dw = g.dilation[1];
+    let plane = g.in_plane();
+    for (r, row) in buf.chunks_exact_mut(ld).enumerate() {
+        let row = &mut row[..len];
+        let ci = c0 + r / g.kw;
+        let kj = r % g.kw;
+        let xp = &xb[ci * plane..(ci + 1) * plane];
+        let (ow_s, ow_e) = valid_range(kj * dw, pw, 1, g.ow, w);
+        let iw0 = (ow_s + kj * dw).wrapping_sub(pw);
+        for (u, seg) in row.chunks_exact_mut(g.ow).enumerate() {
+            let iy = oh0 + u;
+            if iy < ph || iy - ph >= h || ow_s >= ow_e {
+                seg.fill(T::ZERO);
+                continue;
+            }
+            let ih = iy - ph;
+            let src = &xp[ih * w..(ih + 1) * w];
+            seg[..ow_s].fill(T::ZERO);
+            seg[ow_e..].fill(T::ZERO);
+            seg[ow_s..ow_e].copy_from_slice(&src[iw0..iw0 + (ow_e - ow_s)]);
+        }
+    }
+}
+
+/// Weight `[C_out, C_in/g, kh, kw]` permuted to `[groups][kh][C_out/g][C_in/g · kw]`: the
+/// left operand of the per-`ky` GEMMs of the kx-only forward.
+fn kx_weight<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
+    let (cog, cig, kh, kw) = (g.cog(), g.cig(), g.kh, g.kw);
+    let mut out = vec![T::ZERO; weight.len()];
+    for grp in 0..g.groups {
+        for co in 0..cog {
+            for c in 0..cig {
+                for ky in 0..kh {
+                    let src = &weight[(((grp * cog + co) * cig + c) * kh + ky) * kw..][..kw];
+                    let dst = &mut out[((grp * kh + ky) * cog + co) * cig * kw + c * kw..][..kw];
+                    dst.copy_from_slice(src);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// col2im: adds `col` (`[rows of channels [c0, c0 + nch) · kh · kw, (oh1 − oh0) · OW]`,
@@ -329,8 +474,27 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
     // Row stride of the column and gradient tiles: a multiple of 64 elements (e.g. 4 rows of
     // 128) is padded by 16, so that the rows do not all map to the same cache sets (measured:
     // the 3×3 24→24 weight gradient at 128² took 1.9× as long with 512-element rows).
-    let ld = padded_ld(g.rows_per_tile() * g.ow);
-    let col_len = if identity { 0 } else { kg * ld };
+    // Stride 1, kh > 1: kx-only lowering (see `kx_cols_tile`): one GEMM per ky into the
+    // accumulator block `[groups][kh][cog][cig·kw]` (or `[groups][kh][cig·kw][cog]` when
+    // transposed), permuted to `[C_out][cig][kh][kw]` at the end.
+    let kx = !identity && g.kx(2);
+    let n_tiles = if kx { g.kx_n_tiles() } else { n_tiles };
+    let items = g.batch * g.groups * n_tiles;
+    let rows = if kx {
+        g.kx_rows_per_tile()
+    } else {
+        g.rows_per_tile()
+    };
+    let ld = padded_ld(rows * g.ow);
+    let kx_ld = if kx { g.kx_ld() } else { 0 };
+    let kxk = g.cig() * g.kw;
+    let col_len = if identity {
+        0
+    } else if kx {
+        kxk * kx_ld
+    } else {
+        kg * ld
+    };
     let dyt_len = if identity { 0 } else { cog * ld };
 
     // One task = a contiguous range of (batch, group, tile) items with its own partial sum.
@@ -389,11 +553,67 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
                 );
                 continue;
             }
-            let (oh0, oh1) = g.tile(t);
+            let (oh0, oh1) = if kx { g.kx_tile(t) } else { g.tile(t) };
             let tp = (oh1 - oh0) * g.ow;
-            im2col_tile(xb, g, grp * g.cig(), oh0, oh1, &mut col, ld);
+            if kx {
+                kx_cols_tile(xb, g, grp * g.cig(), oh0, oh1, &mut col, kx_ld);
+            } else {
+                im2col_tile(xb, g, grp * g.cig(), oh0, oh1, &mut col, ld);
+            }
             // The gradient tile, copied to rows `ld` apart (its planes are `OH·OW` apart).
             let dy_off = (b * g.c_out + grp * cog) * p + oh0 * g.ow;
+            if kx {
+                let (lhs, acc_rs, acc_cs) = if transposed {
+                    let dyt = &mut dyt[..tp * cog];
+                    for co in 0..cog {
+                        let src = &dy[dy_off + co * p..][..tp];
+                        for (d, v) in dyt[co..].iter_mut().step_by(cog).zip(src) {
+                            *d = *v;
+                        }
+                    }
+                    (
+                        Mat {
+                            data: &dyt[..],
+                            rs: 1,
+                            cs: cog,
+                        },
+                        1,
+                        cog,
+                    )
+                } else {
+                    for (co, row) in dyt.chunks_exact_mut(ld).enumerate() {
+                        row[..tp].copy_from_slice(&dy[dy_off + co * p..][..tp]);
+                    }
+                    (
+                        Mat {
+                            data: &dyt[..],
+                            rs: ld,
+                            cs: 1,
+                        },
+                        kxk,
+                        1,
+                    )
+                };
+                for (ky, acc_ky) in acc_g.chunks_exact_mut(cog * kxk).enumerate() {
+                    gemm_checked(
+                        cog,
+                        kxk,
+                        tp,
+                        acc_ky,
+                        acc_rs,
+                        acc_cs,
+                        true,
+                        lhs,
+                        Mat {
+                            data: &col[ky * g.dilation[0] * g.ow..],
+                            rs: 1,
+                            cs: kx_ld,
+                        },
+                        false,
+                    );
+                }
+                continue;
+            }
             if transposed {
                 let dyt = &mut dyt[..tp * cog];
                 for co in 0..cog {
@@ -473,6 +693,32 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
         }
     }
     partials.truncate(wlen);
+    if kx {
+        // [groups][kh][cog][cig·kw] (or [groups][kh][cig·kw][cog]) -> [groups][cog][cig][kh][kw]
+        let (cig, kh, kw) = (g.cig(), g.kh, g.kw);
+        let mut out = vec![T::ZERO; wlen];
+        for (src, dst) in partials
+            .chunks_exact(cog * kg)
+            .zip(out.chunks_exact_mut(cog * kg))
+        {
+            for (ky, blk) in src.chunks_exact(cog * kxk).enumerate() {
+                for co in 0..cog {
+                    for c in 0..cig {
+                        for kj in 0..kw {
+                            let r = c * kw + kj;
+                            let v = if transposed {
+                                blk[r * cog + co]
+                            } else {
+                                blk[co * kxk + r]
+                            };
+                            dst[co * kg + (c * kh + ky) * kw + kj] = v;
+                        }
+                    }
+                }
+            }
+        }
+        return out;
+    }
     if transposed {
         // [groups][kg][cog] -> [groups][cog][kg]
         let mut out = vec![T::ZERO; wlen];
@@ -650,8 +896,14 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
         return y;
     }
     let identity = g.identity_im2col();
+    // Stride 1, kh > 1: kx-only lowering (a `C_in/g · kw`-row buffer, one GEMM per ky).
+    let kx = !identity && g.kx(1);
+    let kx_ld = if kx { g.kx_ld() } else { 0 };
+    let kx_w = if kx { kx_weight(weight, g) } else { Vec::new() };
     let col_len = if identity {
         0
+    } else if kx {
+        cig * g.kw * kx_ld
     } else {
         kg * g.rows_per_tile() * g.ow
     };
@@ -691,6 +943,42 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
                     },
                     gemm_par,
                 );
+                continue;
+            }
+            if kx {
+                let kxk = cig * g.kw;
+                for t in 0..g.kx_n_tiles() {
+                    let (oh0, oh1) = g.kx_tile(t);
+                    let tp = (oh1 - oh0) * g.ow;
+                    kx_cols_tile(xb, g, grp * cig, oh0, oh1, col, kx_ld);
+                    if let Some(bias_g) = bias_g {
+                        for (co, v) in bias_g.iter().enumerate() {
+                            y_g[co * p + oh0 * g.ow..][..tp].fill(*v);
+                        }
+                    }
+                    for ky in 0..g.kh {
+                        gemm_checked(
+                            cog,
+                            tp,
+                            kxk,
+                            &mut y_g[oh0 * g.ow..],
+                            p,
+                            1,
+                            bias_g.is_some() || ky > 0,
+                            Mat {
+                                data: &kx_w[(grp * g.kh + ky) * cog * kxk..][..cog * kxk],
+                                rs: kxk,
+                                cs: 1,
+                            },
+                            Mat {
+                                data: &col[ky * g.dilation[0] * g.ow..],
+                                rs: kx_ld,
+                                cs: 1,
+                            },
+                            gemm_par,
+                        );
+                    }
+                }
                 continue;
             }
             for t in 0..g.n_tiles() {
