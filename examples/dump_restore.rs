@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release --example dump_restore -- [--weights FILE] [--backend cpu|wgpu]
 //!     (--image FACE.png [--size N] | --input IN.f32 --shape B,3,H,W)
-//!     [--dump-input IN.f32] [--output OUT.f32] [--time RUNS]
+//!     [--dump-input IN.f32] [--output OUT.f32] [--time RUNS] [--forward-split 0|1]
 //! cargo run --release --example dump_restore -- --random compact|paper --save FILE
 //! cargo run --release --example dump_restore -- [--weights FILE] --train-step RUNS
 //!     [--shape B,3,H,W]
@@ -17,7 +17,9 @@
 //! generator's image output `[B, 3, H, W]` in [-1, 1] as raw f32 and, with `--time RUNS`,
 //! prints one line `burn_forward_ms median=… min=… runs=… shape=B,3,H,W backend=… macs=…` for
 //! the generator forward pass plus the read-back of its image (two warm-up runs first; `macs`
-//! is `GeneratorConfig::macs` times the batch).
+//! is `GeneratorConfig::macs` times the batch). `--forward-split 0` turns off the patched
+//! burn-flex's split of a single batch item's convolutions over tile tasks (the earlier path:
+//! tiles in sequence, multithreaded GEMMs), for A/B timings in one build.
 //!
 //! The third form times one generator training step as `bench/compare.py` does in PyTorch:
 //! forward on a fixed random batch (default 8×3×64×64, input and target uniform in ±1), L1
@@ -53,6 +55,7 @@ struct Args {
     random: Option<String>,
     save: Option<PathBuf>,
     train_step: Option<usize>,
+    forward_split: Option<usize>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -82,6 +85,7 @@ fn parse_args() -> Result<Args> {
             "--random" => args.random = Some(value()?),
             "--save" => args.save = Some(value()?.into()),
             "--train-step" => args.train_step = Some(value()?.parse()?),
+            "--forward-split" => args.forward_split = Some(value()?.parse()?),
             "-h" | "--help" => {
                 println!("see the doc comment of examples/dump_restore.rs");
                 std::process::exit(0);
@@ -217,6 +221,9 @@ fn input(args: &Args) -> Result<(Vec<f32>, [usize; 4])> {
 
 fn main() -> Result<()> {
     let args = parse_args()?;
+    if let Some(split) = args.forward_split {
+        burn_flex::ops::conv_gemm::set_forward_split(split);
+    }
     if let Some(config) = &args.random {
         let path = args.save.as_deref().context("--random needs --save FILE")?;
         return save_random(config, path);

@@ -13,8 +13,10 @@
 //! - `WGRAD_AB=1`: patched weight gradient, GEMM layout 0 vs 2 per model layer;
 //! - `KXAB=1`: patched ops of the 3×3 stride-1 layers, kx-only lowering off
 //!   (`set_kx_variant(0)`, the "stock" columns) vs on (`KXV`, default 3), interleaved;
-//! - `REPS` (default 5), `ONLY` (substring of the layer name), `COL`, `WGV` (layout),
-//!   `KXCOL` (kx-only buffer budget).
+//! - `SPLITAB=1` (with `B=1`): patched forward and input gradient, a single batch item's
+//!   forward split over tile tasks off (`set_forward_split(0)`) vs on, interleaved;
+//! - `REPS` (default 5), `ONLY` (substring of the layer name), `COL` (column budget, also
+//!   the kx-only buffers'), `WGV` (layout).
 #[path = "../../../patches/burn-flex/tests/common/stock_generic.rs"]
 mod stock_generic;
 
@@ -85,10 +87,6 @@ fn main() {
     if let Some(v) = std::env::var("WGV").ok().and_then(|s| s.parse().ok()) {
         burn_flex::ops::conv_gemm::set_wgrad_variant(v);
         println!("weight-gradient variant {v}");
-    }
-    if let Some(n) = std::env::var("KXCOL").ok().and_then(|s| s.parse().ok()) {
-        burn_flex::ops::conv_gemm::set_kx_col_elems(n);
-        println!("kx col elems {n}");
     }
     if let Some(n) = std::env::var("COL").ok().and_then(|s| s.parse().ok()) {
         burn_flex::ops::conv_gemm::set_col_elems(n);
@@ -482,6 +480,11 @@ fn model_breakdown(reps: usize, filter: &str) {
             kx_new()
         );
     }
+    if std::env::var("SPLITAB").is_ok() {
+        println!(
+            "SPLITAB: \"stock\" columns = patched with the forward split off (a single batch item's tiles in sequence, multithreaded GEMMs), \"patched\" = split over tile tasks; weight gradient not timed"
+        );
+    }
     println!(
         "| layer | n | fwd stock | fwd patched | x-grad stock | x-grad patched | w-grad stock | w-grad patched | n × total stock | n × total patched |"
     );
@@ -497,6 +500,8 @@ fn model_breakdown(reps: usize, filter: &str) {
         }
         let t = if std::env::var("KXAB").is_ok() {
             kx_ab(ly, batch, reps)
+        } else if std::env::var("SPLITAB").is_ok() {
+            split_ab(ly, batch, reps)
         } else {
             layer_times(ly, batch, reps)
         };
@@ -537,109 +542,138 @@ fn model_breakdown(reps: usize, filter: &str) {
 
 /// (stock, patched) medians in ms for forward, input gradient (0 when not needed), weight
 /// gradient of one layer.
-fn layer_times(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
+/// Random inputs of one layer kind at batch `batch`: input, weight, conv2d bias, output
+/// gradient and the layer's options.
+struct Inputs {
+    x: FlexTensor,
+    w: FlexTensor,
+    b: FlexTensor,
+    dy: FlexTensor,
+    conv: ConvOptions<2>,
+    tconv: ConvTransposeOptions<2>,
+    transposed: bool,
+}
+
+fn layer_inputs(ly: &Layer, batch: usize) -> Inputs {
     let (k, s, p) = (ly.k, ly.stride, ly.pad);
-    if ly.transposed {
-        let oh = (ly.hw - 1) * s + (k - 1) + 1 - 2 * p;
-        let x = rand_tensor([batch, ly.c_in, ly.hw, ly.hw], 1);
-        let w = rand_tensor([ly.c_in, ly.c_out, k, k], 2);
-        let dy = rand_tensor([batch, ly.c_out, oh, oh], 3);
-        let o = ConvTransposeOptions::new([s; 2], [p; 2], [0; 2], [1; 2], 1);
-        let f = time_pair(
-            reps,
-            || stock_generic::stock_conv_transpose2d(x.clone(), w.clone(), None, o.clone()),
-            || Flex::conv_transpose2d(x.clone(), w.clone(), None, o.clone()),
-        );
-        let xg = time_pair(
-            reps,
-            || stock_generic::conv_transpose2d_x_backward(w.clone(), dy.clone(), o.clone()),
-            || Flex::conv_transpose2d_x_backward(w.clone(), dy.clone(), o.clone()),
-        );
-        let wg = time_pair(
-            reps,
-            || {
-                stock_generic::conv_transpose2d_weight_backward(
-                    x.clone(),
-                    w.clone(),
-                    dy.clone(),
-                    o.clone(),
-                )
-            },
-            || Flex::conv_transpose2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
-        );
-        return [f, xg, wg];
-    }
-    let oh = (ly.hw + 2 * p - (k - 1) - 1) / s + 1;
-    let x = rand_tensor([batch, ly.c_in, ly.hw, ly.hw], 1);
-    let w = rand_tensor([ly.c_out, ly.c_in, k, k], 2);
-    let b = rand_tensor([1, 1, 1, ly.c_out], 4);
-    let b = FlexTensor::from_data(TensorData::new(
-        b.into_data().to_vec::<f32>().unwrap(),
-        [ly.c_out],
-    ));
-    let dy = rand_tensor([batch, ly.c_out, oh, oh], 3);
-    let o = ConvOptions::new([s; 2], [p; 2], [1; 2], 1);
-    let f = time_pair(
-        reps,
-        || stock_generic::stock_conv2d(x.clone(), w.clone(), Some(b.clone()), o.clone()),
-        || Flex::conv2d(x.clone(), w.clone(), Some(b.clone()), o.clone()),
-    );
-    let xg = if ly.x_grad {
-        time_pair(
-            reps,
-            || stock_generic::conv2d_x_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
-            || Flex::conv2d_x_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
-        )
+    let (oh, w_shape) = if ly.transposed {
+        ((ly.hw - 1) * s + k - 2 * p, [ly.c_in, ly.c_out, k, k])
     } else {
-        (0.0, 0.0)
+        ((ly.hw + 2 * p - k) / s + 1, [ly.c_out, ly.c_in, k, k])
     };
-    let wg = time_pair(
-        reps,
-        || stock_generic::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
-        || Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone()),
-    );
-    [f, xg, wg]
+    let b = rand_tensor([1, 1, 1, ly.c_out], 4);
+    Inputs {
+        x: rand_tensor([batch, ly.c_in, ly.hw, ly.hw], 1),
+        w: rand_tensor(w_shape, 2),
+        b: FlexTensor::from_data(TensorData::new(
+            b.into_data().try_to_vec::<f32>().unwrap(),
+            [ly.c_out],
+        )),
+        dy: rand_tensor([batch, ly.c_out, oh, oh], 3),
+        conv: ConvOptions::new([s; 2], [p; 2], [1; 2], 1),
+        tconv: ConvTransposeOptions::new([s; 2], [p; 2], [0; 2], [1; 2], 1),
+        transposed: ly.transposed,
+    }
+}
+
+impl Inputs {
+    /// The patched forward (conv2d with bias, or the transposed conv without).
+    fn forward(&self) -> FlexTensor {
+        if self.transposed {
+            Flex::conv_transpose2d(self.x.clone(), self.w.clone(), None, self.tconv.clone())
+        } else {
+            Flex::conv2d(
+                self.x.clone(),
+                self.w.clone(),
+                Some(self.b.clone()),
+                self.conv.clone(),
+            )
+        }
+    }
+    /// The patched input gradient.
+    fn x_grad(&self) -> FlexTensor {
+        if self.transposed {
+            Flex::conv_transpose2d_x_backward(self.w.clone(), self.dy.clone(), self.tconv.clone())
+        } else {
+            Flex::conv2d_x_backward(
+                self.x.clone(),
+                self.w.clone(),
+                self.dy.clone(),
+                self.conv.clone(),
+            )
+        }
+    }
+    /// The patched weight gradient.
+    fn w_grad(&self) -> FlexTensor {
+        let (x, w, dy) = (self.x.clone(), self.w.clone(), self.dy.clone());
+        if self.transposed {
+            Flex::conv_transpose2d_weight_backward(x, w, dy, self.tconv.clone())
+        } else {
+            Flex::conv2d_weight_backward(x, w, dy, self.conv.clone())
+        }
+    }
+    /// The stock algorithm of op `op` (0 forward, 1 input gradient, 2 weight gradient).
+    fn stock(&self, op: usize) -> FlexTensor {
+        let (x, w, dy) = (self.x.clone(), self.w.clone(), self.dy.clone());
+        let (o, t) = (self.conv.clone(), self.tconv.clone());
+        match (self.transposed, op) {
+            (true, 0) => stock_generic::stock_conv_transpose2d(x, w, None, t),
+            (true, 1) => stock_generic::conv_transpose2d_x_backward(w, dy, t),
+            (true, _) => stock_generic::conv_transpose2d_weight_backward(x, w, dy, t),
+            (false, 0) => stock_generic::stock_conv2d(x, w, Some(self.b.clone()), o),
+            (false, 1) => stock_generic::conv2d_x_backward(x, w, dy, o),
+            (false, _) => stock_generic::conv2d_weight_backward(x, w, dy, o),
+        }
+    }
+}
+
+/// Times `a` against `b` for each of the three ops (forward, input gradient unless the
+/// layer needs none, weight gradient); `a` and `b` get the op's index and run it.
+fn three_pairs(
+    ly: &Layer,
+    reps: usize,
+    mut a: impl FnMut(usize) -> FlexTensor,
+    mut b: impl FnMut(usize) -> FlexTensor,
+) -> [(f64, f64); 3] {
+    let mut out = [(0.0, 0.0); 3];
+    for (op, t) in out.iter_mut().enumerate() {
+        if op == 1 && !ly.x_grad {
+            continue;
+        }
+        *t = time_pair(reps, || a(op), || b(op));
+    }
+    out
+}
+
+fn patched(i: &Inputs, op: usize) -> FlexTensor {
+    match op {
+        0 => i.forward(),
+        1 => i.x_grad(),
+        _ => i.w_grad(),
+    }
+}
+
+/// Stock algorithms vs the patched ops: (stock, patched) medians per op.
+fn layer_times(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
+    let i = layer_inputs(ly, batch);
+    three_pairs(ly, reps, |op| i.stock(op), |op| patched(&i, op))
 }
 
 /// Patched weight gradient, GEMM layout 0 (row-major gradient tile) vs 2 (transposed).
 fn wgrad_ab(ly: &Layer, batch: usize, reps: usize) {
     use burn_flex::ops::conv_gemm::set_wgrad_variant;
-    let (k, s, p) = (ly.k, ly.stride, ly.pad);
-    let t = if ly.transposed {
-        let oh = (ly.hw - 1) * s + (k - 1) + 1 - 2 * p;
-        let x = rand_tensor([batch, ly.c_in, ly.hw, ly.hw], 1);
-        let w = rand_tensor([ly.c_in, ly.c_out, k, k], 2);
-        let dy = rand_tensor([batch, ly.c_out, oh, oh], 3);
-        let o = ConvTransposeOptions::new([s; 2], [p; 2], [0; 2], [1; 2], 1);
-        time_pair(
-            reps,
-            || {
-                set_wgrad_variant(0);
-                Flex::conv_transpose2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
-            },
-            || {
-                set_wgrad_variant(2);
-                Flex::conv_transpose2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
-            },
-        )
-    } else {
-        let oh = (ly.hw + 2 * p - (k - 1) - 1) / s + 1;
-        let x = rand_tensor([batch, ly.c_in, ly.hw, ly.hw], 1);
-        let w = rand_tensor([ly.c_out, ly.c_in, k, k], 2);
-        let dy = rand_tensor([batch, ly.c_out, oh, oh], 3);
-        let o = ConvOptions::new([s; 2], [p; 2], [1; 2], 1);
-        time_pair(
-            reps,
-            || {
-                set_wgrad_variant(0);
-                Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
-            },
-            || {
-                set_wgrad_variant(2);
-                Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
-            },
-        )
-    };
+    let i = layer_inputs(ly, batch);
+    let t = time_pair(
+        reps,
+        || {
+            set_wgrad_variant(0);
+            i.w_grad()
+        },
+        || {
+            set_wgrad_variant(2);
+            i.w_grad()
+        },
+    );
     set_wgrad_variant(1);
     println!(
         "{} (×{}): w-grad layout 0 {:.2} ms, layout 2 {:.2} ms",
@@ -657,58 +691,51 @@ fn kx_new() -> usize {
 /// Patched ops, kx-only lowering off (variant 0) vs on (`KXV`, default 3): (off, on) medians.
 fn kx_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
     use burn_flex::ops::conv_gemm::set_kx_variant;
-    let new = kx_new();
-    let (k, s, p) = (ly.k, ly.stride, ly.pad);
-    if ly.transposed || k == 1 || s != 1 {
+    if ly.transposed || ly.k == 1 || ly.stride != 1 {
         return [(0.0, 0.0); 3];
     }
-    let oh = (ly.hw + 2 * p - (k - 1) - 1) / s + 1;
-    let x = rand_tensor([batch, ly.c_in, ly.hw, ly.hw], 1);
-    let w = rand_tensor([ly.c_out, ly.c_in, k, k], 2);
-    let b = rand_tensor([1, 1, 1, ly.c_out], 4);
-    let b = FlexTensor::from_data(TensorData::new(
-        b.into_data().to_vec::<f32>().unwrap(),
-        [ly.c_out],
-    ));
-    let dy = rand_tensor([batch, ly.c_out, oh, oh], 3);
-    let o = ConvOptions::new([s; 2], [p; 2], [1; 2], 1);
-    let f = time_pair(
+    let new = kx_new();
+    let i = layer_inputs(ly, batch);
+    let t = three_pairs(
+        ly,
         reps,
-        || {
+        |op| {
             set_kx_variant(0);
-            Flex::conv2d(x.clone(), w.clone(), Some(b.clone()), o.clone())
+            patched(&i, op)
         },
-        || {
+        |op| {
             set_kx_variant(new);
-            Flex::conv2d(x.clone(), w.clone(), Some(b.clone()), o.clone())
-        },
-    );
-    let xg = if ly.x_grad {
-        time_pair(
-            reps,
-            || {
-                set_kx_variant(0);
-                Flex::conv2d_x_backward(x.clone(), w.clone(), dy.clone(), o.clone())
-            },
-            || {
-                set_kx_variant(new);
-                Flex::conv2d_x_backward(x.clone(), w.clone(), dy.clone(), o.clone())
-            },
-        )
-    } else {
-        (0.0, 0.0)
-    };
-    let wg = time_pair(
-        reps,
-        || {
-            set_kx_variant(0);
-            Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
-        },
-        || {
-            set_kx_variant(new);
-            Flex::conv2d_weight_backward(x.clone(), w.clone(), dy.clone(), o.clone())
+            patched(&i, op)
         },
     );
     set_kx_variant(3);
-    [f, xg, wg]
+    t
+}
+
+/// Patched forward and input gradient, a single batch item's forward split over tile tasks
+/// off (0) vs on (1, the default): (off, on) medians; the weight gradient is not timed.
+fn split_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
+    use burn_flex::ops::conv_gemm::set_forward_split;
+    let i = layer_inputs(ly, batch);
+    let ab = |op: fn(&Inputs) -> FlexTensor| {
+        time_pair(
+            reps,
+            || {
+                set_forward_split(0);
+                op(&i)
+            },
+            || {
+                set_forward_split(1);
+                op(&i)
+            },
+        )
+    };
+    let f = ab(Inputs::forward);
+    let xg = if ly.x_grad {
+        ab(Inputs::x_grad)
+    } else {
+        (0.0, 0.0)
+    };
+    set_forward_split(1);
+    [f, xg, (0.0, 0.0)]
 }

@@ -204,6 +204,11 @@ fn conv_cases() -> Vec<Case> {
             1,
         ),
         c(3, 24, 24, [3, 5], [3, 3], [1, 1], p(1), [1, 1], 1),
+        // batch 1 above 2 MFLOP: the forward splits over (group, tile) tasks — groups,
+        // strided im2col tiles, a single output row (one task)
+        c(1, 16, 12, [45, 50], [3, 3], [1, 1], p(1), [1, 1], 2),
+        c(1, 24, 48, [64, 60], [4, 4], [2, 2], p(1), [1, 1], 1),
+        c(1, 24, 24, [1, 300], [3, 3], [1, 1], p(1), [1, 1], 1),
     ]
 }
 
@@ -220,21 +225,24 @@ fn conv2d_gemm_matches_stock_and_naive() {
         let w = rng.vec(ws.iter().product());
         let dy = rng.vec(ys.iter().product());
         let (ny, ndw, ndx) = naive(&c, &x, &w, &dy);
-        // kx-only lowering of stride-1 convs off (0) and on (3, the default)
-        for (dtype, kxv) in [
-            (DType::F32, 0),
-            (DType::F32, 3),
-            (DType::F64, 0),
-            (DType::F64, 3),
+        // kx-only lowering of stride-1 convs off (0) and on (3, the default); a single batch
+        // item's forward split over tile tasks (1, the default) or not (0)
+        for (dtype, kxv, split) in [
+            (DType::F32, 0, 1),
+            (DType::F32, 3, 1),
+            (DType::F32, 3, 0),
+            (DType::F64, 0, 1),
+            (DType::F64, 3, 1),
         ] {
             burn_flex::ops::conv_gemm::set_kx_variant(kxv);
+            burn_flex::ops::conv_gemm::set_forward_split(split);
             let (xt, wt, dyt) = (
                 tensor(&x, xs, dtype),
                 tensor(&w, ws, dtype),
                 tensor(&dy, ys, dtype),
             );
             let o = c.options();
-            let name = format!("{c:?} {dtype:?} kx{kxv}");
+            let name = format!("{c:?} {dtype:?} kx{kxv} split{split}");
             // weight gradient, both GEMM layouts (0, 2) and the default choice (1)
             let (_, stock) = values(stock_generic::conv2d_weight_backward(
                 xt.clone(),
@@ -318,6 +326,7 @@ fn conv2d_gemm_matches_stock_and_naive() {
             n += 1;
         }
         burn_flex::ops::conv_gemm::set_kx_variant(3);
+        burn_flex::ops::conv_gemm::set_forward_split(1);
     }
     eprintln!("{n} conv2d case/dtype/variant combinations checked");
 }

@@ -9,10 +9,14 @@ use burn_flex::{Flex, FlexTensor};
 fn data(n: usize, seed: u64) -> (Vec<f32>, Vec<bool>) {
     let mut s = seed;
     let mut next = || {
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         s >> 33
     };
-    let v = (0..n).map(|_| (next() % 2001) as f32 / 1000.0 - 1.0).collect();
+    let v = (0..n)
+        .map(|_| (next() % 2001) as f32 / 1000.0 - 1.0)
+        .collect();
     let m = (0..n).map(|_| next() % 2 == 1).collect();
     (v, m)
 }

@@ -10,6 +10,9 @@
 //! - input grad:  `col = W_gᵀ · dY_{b,g}[:, tile]`, then col2im (scatter-add) into `dX_b`;
 //! - forward:     `Y_{b,g}[:, tile] = W_g · col`, GEMM written straight into the output.
 //!
+//! Geometry, tuning hooks and the lowerings (im2col, kx-only shifts, col2im) live in
+//! [`super::conv_lower`]; this module holds the three kernels and the tensor entry points.
+//!
 //! A 1×1 / stride-1 / unpadded conv skips im2col (the input plane *is* the column matrix).
 //! Stride-1 convs with `kh > 1` (forward, hence also the stride-1 input gradient, and weight
 //! gradient) use the "kx-only" lowering of `kx_cols_tile`: a buffer with only the `kw`
@@ -31,409 +34,16 @@ use burn_std::{Bytes, Shape, bf16, f16};
 
 pub use super::conv_gemm_raw::GemmElem;
 use super::conv_gemm_raw::{Mat, gemm_checked};
+pub use super::conv_lower::{
+    COL_ELEMS, Geom, WGRAD_T_MIN_KG, set_col_elems, set_forward_split, set_kx_variant,
+    set_wgrad_variant,
+};
+use super::conv_lower::{
+    col2im_tile_add, forward_split, im2col_tile, kx_cols_tile, kx_weight, padded_ld,
+    wgrad_transposed,
+};
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
-
-/// Default column-buffer budget per task, in elements (512 KiB of f32: fits the L2 with the
-/// gradient tile and the weight block).
-pub const COL_ELEMS: usize = 128 * 1024;
-
-#[cfg(target_has_atomic = "ptr")]
-static COL_ELEMS_TUNED: core::sync::atomic::AtomicUsize =
-    core::sync::atomic::AtomicUsize::new(COL_ELEMS);
-
-/// Tuning hook for benchmarks: sets the column-buffer budget (elements, ≥ 1).
-#[doc(hidden)]
-pub fn set_col_elems(n: usize) {
-    #[cfg(target_has_atomic = "ptr")]
-    COL_ELEMS_TUNED.store(n.max(1), core::sync::atomic::Ordering::Relaxed);
-    #[cfg(not(target_has_atomic = "ptr"))]
-    let _ = n;
-}
-
-/// Smallest column-matrix height (`C_in/g · kh · kw`) for the transposed weight-gradient
-/// layout (see [`set_wgrad_variant`]).
-pub const WGRAD_T_MIN_KG: usize = 64;
-
-#[cfg(target_has_atomic = "ptr")]
-static WGRAD_VARIANT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
-
-/// Benchmark / test hook for the weight-gradient GEMM layout: 0 = row-major gradient tile
-/// (the first patch's layout), 2 = transposed gradient tile and column-major accumulator,
-/// 1 (default) = 2 when the column matrix has at least [`WGRAD_T_MIN_KG`] rows, else 0.
-#[doc(hidden)]
-pub fn set_wgrad_variant(v: usize) {
-    #[cfg(target_has_atomic = "ptr")]
-    WGRAD_VARIANT.store(v, core::sync::atomic::Ordering::Relaxed);
-    #[cfg(not(target_has_atomic = "ptr"))]
-    let _ = v;
-}
-
-fn wgrad_variant() -> usize {
-    #[cfg(target_has_atomic = "ptr")]
-    return WGRAD_VARIANT.load(core::sync::atomic::Ordering::Relaxed);
-    #[cfg(not(target_has_atomic = "ptr"))]
-    return 1;
-}
-
-/// Bit 0: forward, bit 1: weight gradient (see [`set_kx_variant`]).
-#[cfg(target_has_atomic = "ptr")]
-static KX_VARIANT: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(3);
-
-/// Benchmark / test hook for the "kx-only" lowering of stride-1 convs with `kh > 1`: bit 0
-/// enables it for the forward (and so for the stride-1 input gradient, which runs as a
-/// forward), bit 1 for the weight gradient; 0 = the full im2col path everywhere, 3 = default.
-#[doc(hidden)]
-pub fn set_kx_variant(v: usize) {
-    #[cfg(target_has_atomic = "ptr")]
-    KX_VARIANT.store(v, core::sync::atomic::Ordering::Relaxed);
-    #[cfg(not(target_has_atomic = "ptr"))]
-    let _ = v;
-}
-
-#[cfg(target_has_atomic = "ptr")]
-static KX_COL_ELEMS: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
-
-/// Tuning hook for benchmarks: buffer budget (elements) of the kx-only lowering; 0 (default)
-/// = the column budget ([`set_col_elems`]).
-#[doc(hidden)]
-pub fn set_kx_col_elems(n: usize) {
-    #[cfg(target_has_atomic = "ptr")]
-    KX_COL_ELEMS.store(n, core::sync::atomic::Ordering::Relaxed);
-    #[cfg(not(target_has_atomic = "ptr"))]
-    let _ = n;
-}
-
-fn kx_col_elems() -> usize {
-    #[cfg(target_has_atomic = "ptr")]
-    let n = KX_COL_ELEMS.load(core::sync::atomic::Ordering::Relaxed);
-    #[cfg(not(target_has_atomic = "ptr"))]
-    let n = 0;
-    if n == 0 { col_elems() } else { n }
-}
-
-fn kx_variant() -> usize {
-    #[cfg(target_has_atomic = "ptr")]
-    return KX_VARIANT.load(core::sync::atomic::Ordering::Relaxed);
-    #[cfg(not(target_has_atomic = "ptr"))]
-    return 3;
-}
-
-fn col_elems() -> usize {
-    #[cfg(target_has_atomic = "ptr")]
-    return COL_ELEMS_TUNED.load(core::sync::atomic::Ordering::Relaxed);
-    #[cfg(not(target_has_atomic = "ptr"))]
-    return COL_ELEMS;
-}
-
-/// Geometry of a forward 2-D convolution (input `x`, output `y`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Geom {
-    pub batch: usize,
-    pub c_in: usize,
-    pub h: usize,
-    pub w: usize,
-    pub c_out: usize,
-    pub oh: usize,
-    pub ow: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub stride: [usize; 2],
-    pub pad: [usize; 2],
-    pub dilation: [usize; 2],
-    pub groups: usize,
-}
-
-impl Geom {
-    fn validate(&self) {
-        assert!(self.groups >= 1, "conv_gemm: groups must be >= 1");
-        assert!(
-            self.c_in.is_multiple_of(self.groups) && self.c_out.is_multiple_of(self.groups),
-            "conv_gemm: channels not divisible by groups"
-        );
-        assert!(
-            self.stride[0] >= 1
-                && self.stride[1] >= 1
-                && self.dilation[0] >= 1
-                && self.dilation[1] >= 1,
-            "conv_gemm: stride and dilation must be >= 1"
-        );
-        // Overflow check of the largest buffers.
-        for dims in [
-            [self.batch, self.c_in, self.h, self.w],
-            [self.batch, self.c_out, self.oh, self.ow],
-            [self.c_out, self.c_in, self.kh, self.kw],
-        ] {
-            dims.iter()
-                .try_fold(1usize, |a, &d| a.checked_mul(d))
-                .expect("conv_gemm: size overflow");
-        }
-    }
-    fn cig(&self) -> usize {
-        self.c_in / self.groups
-    }
-    fn cog(&self) -> usize {
-        self.c_out / self.groups
-    }
-    fn kk(&self) -> usize {
-        self.kh * self.kw
-    }
-    /// Rows of the column matrix (reduction length of the forward GEMM).
-    fn kg(&self) -> usize {
-        self.cig() * self.kk()
-    }
-    fn in_plane(&self) -> usize {
-        self.h * self.w
-    }
-    fn out_plane(&self) -> usize {
-        self.oh * self.ow
-    }
-    /// The column matrix of a batch item is its input plane stack itself.
-    fn identity_im2col(&self) -> bool {
-        self.kh == 1
-            && self.kw == 1
-            && self.stride == [1, 1]
-            && self.pad == [0, 0]
-            && self.oh == self.h
-            && self.ow == self.w
-    }
-    /// Output rows per tile.
-    fn rows_per_tile(&self) -> usize {
-        let per_row = (self.kg() * self.ow).max(1);
-        (col_elems() / per_row).clamp(1, self.oh.max(1))
-    }
-    fn n_tiles(&self) -> usize {
-        self.oh.div_ceil(self.rows_per_tile())
-    }
-    /// Whether the "kx-only" lowering applies (stride 1, `kh > 1`) for the op of `bit`.
-    fn kx(&self, bit: usize) -> bool {
-        kx_variant() & bit != 0 && self.stride == [1, 1] && self.kh > 1 && self.ow > 0
-    }
-    /// Extra input rows of a kx-only tile: `dilation_h · (kh − 1)`.
-    fn kx_ext(&self) -> usize {
-        self.dilation[0] * (self.kh - 1)
-    }
-    /// Output rows per kx-only tile (its buffer holds `C_in/g · kw` rows of
-    /// `(rows + ext) · OW` elements, ≤ the column budget where possible).
-    fn kx_rows_per_tile(&self) -> usize {
-        let per_row = (self.cig() * self.kw * self.ow).max(1);
-        (kx_col_elems() / per_row)
-            .saturating_sub(self.kx_ext())
-            .clamp(1, self.oh.max(1))
-    }
-    /// Row stride of the kx-only buffer.
-    fn kx_ld(&self) -> usize {
-        padded_ld((self.kx_rows_per_tile() + self.kx_ext()) * self.ow)
-    }
-    fn kx_tile(&self, t: usize) -> (usize, usize) {
-        let r = self.kx_rows_per_tile();
-        (t * r, ((t + 1) * r).min(self.oh))
-    }
-    fn kx_n_tiles(&self) -> usize {
-        self.oh.div_ceil(self.kx_rows_per_tile())
-    }
-    fn tile(&self, t: usize) -> (usize, usize) {
-        let r = self.rows_per_tile();
-        (t * r, ((t + 1) * r).min(self.oh))
-    }
-}
-
-/// Row stride for a tile of `tp` columns: `tp`, or `tp + 16` when `tp` is a multiple of 64.
-fn padded_ld(tp: usize) -> usize {
-    if tp.is_multiple_of(64) { tp + 16 } else { tp }
-}
-
-/// Output positions `o` in `[0, out_size)` whose input index `o·stride + off − pad` lies in
-/// `[0, in_size)`, as a half-open range.
-#[inline]
-fn valid_range(
-    off: usize,
-    pad: usize,
-    stride: usize,
-    out_size: usize,
-    in_size: usize,
-) -> (usize, usize) {
-    let start = if off >= pad {
-        0
-    } else {
-        (pad - off).div_ceil(stride)
-    };
-    let end = if in_size + pad <= off {
-        0
-    } else {
-        (in_size + pad - off - 1) / stride + 1
-    };
-    let end = end.min(out_size);
-    (start.min(end), end)
-}
-
-/// im2col of output rows `[oh0, oh1)` for input channels `[c0, c0 + C_in/g)` of one batch
-/// item `xb` (`[C_in, H, W]`) into `col` (`[C_in/g · kh · kw, (oh1 − oh0) · OW]`). Every
-/// element of `col` is written once (zeros only where the window is in the padding).
-/// Rows of `col` are `ld ≥ (oh1 − oh0) · OW` elements apart (only the first
-/// `(oh1 − oh0) · OW` of each row are written).
-fn im2col_tile<T: GemmElem>(
-    xb: &[T],
-    g: &Geom,
-    c0: usize,
-    oh0: usize,
-    oh1: usize,
-    col: &mut [T],
-    ld: usize,
-) {
-    let tp = (oh1 - oh0) * g.ow;
-    assert!(ld >= tp, "im2col: row stride");
-    assert_eq!(col.len(), g.kg() * ld);
-    if tp == 0 {
-        return;
-    }
-    let (h, w) = (g.h, g.w);
-    let [sh, sw] = g.stride;
-    let [ph, pw] = g.pad;
-    let [dh, dw] = g.dilation;
-    let plane = g.in_plane();
-    for (r, row) in col.chunks_exact_mut(ld).enumerate() {
-        let row = &mut row[..tp];
-        let ci = c0 + r / g.kk();
-        let k = r % g.kk();
-        let (ki, kj) = (k / g.kw, k % g.kw);
-        let xp = &xb[ci * plane..(ci + 1) * plane];
-        let (ow_s, ow_e) = valid_range(kj * dw, pw, sw, g.ow, w);
-        let (oh_s, oh_e) = valid_range(ki * dh, ph, sh, g.oh, h);
-        for (t, seg) in row.chunks_exact_mut(g.ow).enumerate() {
-            let oh = oh0 + t;
-            if oh < oh_s || oh >= oh_e || ow_s >= ow_e {
-                seg.fill(T::ZERO);
-                continue;
-            }
-            let ih = oh * sh + ki * dh - ph;
-            let src = &xp[ih * w..(ih + 1) * w];
-            seg[..ow_s].fill(T::ZERO);
-            seg[ow_e..].fill(T::ZERO);
-            let iw0 = ow_s * sw + kj * dw - pw;
-            let n = ow_e - ow_s;
-            if sw == 1 {
-                seg[ow_s..ow_e].copy_from_slice(&src[iw0..iw0 + n]);
-            } else {
-                for (o, d) in seg[ow_s..ow_e].iter_mut().enumerate() {
-                    *d = src[iw0 + o * sw];
-                }
-            }
-        }
-    }
-}
-
-/// "kx-only" lowering of a stride-1 conv for output rows `[oh0, oh1)` and input channels
-/// `[c0, c0 + C_in/g)` of one batch item `xb` (`[C_in, H, W]`): row `c·kw + kx` of `buf`
-/// (rows `ld` apart) holds, for `u` in `[0, oh1 − oh0 + ext)` (`ext = dh·(kh − 1)`) and
-/// `ow` in `[0, OW)`, the element `u·OW + ow` = `x[c0 + c, oh0 + u − ph, ow + kx·dw − pw]`
-/// (zero in the padding). The im2col row `(c, ky, kx)` of output row `oh0 + t` is then the
-/// same row of `buf` shifted by `ky·dh·OW` elements, so one GEMM per `ky` (reduction length
-/// `C_in/g · kw`) reads it in place. Every element up to `(oh1 − oh0 + ext) · OW` of each
-/// row is written once.
-fn kx_cols_tile<T: GemmElem>(
-    xb: &[T],
-    g: &Geom,
-    c0: usize,
-    oh0: usize,
-    oh1: usize,
-    buf: &mut [T],
-    ld: usize,
-) {
-    assert_eq!(g.stride, [1, 1], "kx-only lowering needs stride 1");
-    let len = (oh1 - oh0 + g.kx_ext()) * g.ow;
-    assert!(ld >= len, "kx cols: row stride");
-    assert_eq!(buf.len(), g.cig() * g.kw * ld);
-    if len == 0 {
-        return;
-    }
-    let (h, w) = (g.h, g.w);
-    let [ph, pw] = g.pad;
-    let dw = g.dilation[1];
-    let plane = g.in_plane();
-    for (r, row) in buf.chunks_exact_mut(ld).enumerate() {
-        let row = &mut row[..len];
-        let ci = c0 + r / g.kw;
-        let kj = r % g.kw;
-        let xp = &xb[ci * plane..(ci + 1) * plane];
-        let (ow_s, ow_e) = valid_range(kj * dw, pw, 1, g.ow, w);
-        let iw0 = (ow_s + kj * dw).wrapping_sub(pw);
-        for (u, seg) in row.chunks_exact_mut(g.ow).enumerate() {
-            let iy = oh0 + u;
-            if iy < ph || iy - ph >= h || ow_s >= ow_e {
-                seg.fill(T::ZERO);
-                continue;
-            }
-            let ih = iy - ph;
-            let src = &xp[ih * w..(ih + 1) * w];
-            seg[..ow_s].fill(T::ZERO);
-            seg[ow_e..].fill(T::ZERO);
-            seg[ow_s..ow_e].copy_from_slice(&src[iw0..iw0 + (ow_e - ow_s)]);
-        }
-    }
-}
-
-/// Weight `[C_out, C_in/g, kh, kw]` permuted to `[groups][kh][C_out/g][C_in/g · kw]`: the
-/// left operand of the per-`ky` GEMMs of the kx-only forward.
-fn kx_weight<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
-    let (cog, cig, kh, kw) = (g.cog(), g.cig(), g.kh, g.kw);
-    let mut out = vec![T::ZERO; weight.len()];
-    for grp in 0..g.groups {
-        for co in 0..cog {
-            for c in 0..cig {
-                for ky in 0..kh {
-                    let src = &weight[(((grp * cog + co) * cig + c) * kh + ky) * kw..][..kw];
-                    let dst = &mut out[((grp * kh + ky) * cog + co) * cig * kw + c * kw..][..kw];
-                    dst.copy_from_slice(src);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// col2im: adds `col` (`[rows of channels [c0, c0 + nch) · kh · kw, (oh1 − oh0) · OW]`,
-/// starting at row `(c0 - cg0) · kh · kw` of the group's column matrix) into `dx_planes`,
-/// the planes of channels `[c0, c0 + nch)`.
-fn col2im_tile_add<T: GemmElem>(col: &[T], g: &Geom, oh0: usize, oh1: usize, dx_planes: &mut [T]) {
-    let tp = (oh1 - oh0) * g.ow;
-    if tp == 0 {
-        return;
-    }
-    let (h, w) = (g.h, g.w);
-    let [sh, sw] = g.stride;
-    let [ph, pw] = g.pad;
-    let [dh, dw] = g.dilation;
-    let plane = g.in_plane();
-    assert_eq!(col.len() / tp * plane, dx_planes.len() * g.kk());
-    for (r, row) in col.chunks_exact(tp).enumerate() {
-        let ci = r / g.kk();
-        let k = r % g.kk();
-        let (ki, kj) = (k / g.kw, k % g.kw);
-        let xp = &mut dx_planes[ci * plane..(ci + 1) * plane];
-        let (ow_s, ow_e) = valid_range(kj * dw, pw, sw, g.ow, w);
-        let (oh_s, oh_e) = valid_range(ki * dh, ph, sh, g.oh, h);
-        if ow_s >= ow_e {
-            continue;
-        }
-        let n = ow_e - ow_s;
-        for oh in oh0.max(oh_s)..oh1.min(oh_e) {
-            let seg = &row[(oh - oh0) * g.ow..(oh - oh0 + 1) * g.ow];
-            let ih = oh * sh + ki * dh - ph;
-            let dst = &mut xp[ih * w..(ih + 1) * w];
-            let iw0 = ow_s * sw + kj * dw - pw;
-            if sw == 1 {
-                for (d, s) in dst[iw0..iw0 + n].iter_mut().zip(&seg[ow_s..ow_e]) {
-                    *d += *s;
-                }
-            } else {
-                for (o, s) in seg[ow_s..ow_e].iter().enumerate() {
-                    dst[iw0 + o * sw] += *s;
-                }
-            }
-        }
-    }
-}
 
 fn threads() -> usize {
     #[cfg(feature = "rayon")]
@@ -466,7 +76,12 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
         return Vec::new();
     }
     let identity = g.identity_im2col();
-    let n_tiles = if identity { 1 } else { g.n_tiles() };
+    // Stride 1, kh > 1: kx-only lowering (see `kx_cols_tile`): one GEMM per ky into the
+    // accumulator block `[groups][kh][cog][cig·kw]` (or `[groups][kh][cig·kw][cog]` when
+    // transposed), permuted to `[C_out][cig][kh][kw]` at the end.
+    let kx = !identity && g.kx(2);
+    let rows = g.rows_per_tile(kx);
+    let n_tiles = if identity { 1 } else { g.n_tiles(rows) };
     let items = g.batch * g.groups * n_tiles;
     if items == 0 || p == 0 {
         return vec![T::ZERO; wlen];
@@ -474,27 +89,15 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
     // Row stride of the column and gradient tiles: a multiple of 64 elements (e.g. 4 rows of
     // 128) is padded by 16, so that the rows do not all map to the same cache sets (measured:
     // the 3×3 24→24 weight gradient at 128² took 1.9× as long with 512-element rows).
-    // Stride 1, kh > 1: kx-only lowering (see `kx_cols_tile`): one GEMM per ky into the
-    // accumulator block `[groups][kh][cog][cig·kw]` (or `[groups][kh][cig·kw][cog]` when
-    // transposed), permuted to `[C_out][cig][kh][kw]` at the end.
-    let kx = !identity && g.kx(2);
-    let n_tiles = if kx { g.kx_n_tiles() } else { n_tiles };
-    let items = g.batch * g.groups * n_tiles;
-    let rows = if kx {
-        g.kx_rows_per_tile()
-    } else {
-        g.rows_per_tile()
-    };
     let ld = padded_ld(rows * g.ow);
-    let kx_ld = if kx { g.kx_ld() } else { 0 };
-    let kxk = g.cig() * g.kw;
-    let col_len = if identity {
-        0
-    } else if kx {
-        kxk * kx_ld
+    // Per GEMM: reduction columns `n` (the accumulator block's row length), how many GEMMs
+    // (one per ky for kx-only, else one), and the column buffer's row stride.
+    let (n, col_ld) = if kx {
+        (g.cig() * g.kw, g.kx_ld(rows))
     } else {
-        kg * ld
+        (kg, ld)
     };
+    let col_len = if identity { 0 } else { n * col_ld };
     let dyt_len = if identity { 0 } else { cog * ld };
 
     // One task = a contiguous range of (batch, group, tile) items with its own partial sum.
@@ -510,12 +113,8 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
     // (contiguous along `cog`, no transposing pack) and the column tile is read by column.
     // Measured (Zen 5, AVX-512): 10–25 % faster for the 3×3 layers with ≥ 24 input
     // channels, 40 % slower for the 3-channel stem (kg = 27), hence the threshold.
-    let transposed = !identity
-        && match wgrad_variant() {
-            0 => false,
-            1 => kg >= WGRAD_T_MIN_KG,
-            _ => true,
-        };
+    let transposed = !identity && wgrad_transposed(kg);
+    let (acc_rs, acc_cs) = if transposed { (1, cog) } else { (n, 1) };
 
     let run_task = |task: usize, acc: &mut [T]| {
         let mut col = vec![T::ZERO; col_len];
@@ -530,7 +129,6 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
             if identity {
                 // dW_g (cog × cig) += dY_bg (cog × P) · X_bgᵀ (P × cig)
                 let dy_off = (b * g.c_out + grp * cog) * p;
-                let x_off = grp * g.cig() * p;
                 gemm_checked(
                     cog,
                     kg,
@@ -545,7 +143,7 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
                         cs: 1,
                     },
                     Mat {
-                        data: &xb[x_off..],
+                        data: &xb[grp * g.cig() * p..],
                         rs: 1,
                         cs: p,
                     },
@@ -553,120 +151,35 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
                 );
                 continue;
             }
-            let (oh0, oh1) = if kx { g.kx_tile(t) } else { g.tile(t) };
+            let (oh0, oh1) = g.tile(rows, t);
             let tp = (oh1 - oh0) * g.ow;
             if kx {
-                kx_cols_tile(xb, g, grp * g.cig(), oh0, oh1, &mut col, kx_ld);
+                kx_cols_tile(xb, g, grp * g.cig(), oh0, oh1, &mut col, col_ld);
             } else {
-                im2col_tile(xb, g, grp * g.cig(), oh0, oh1, &mut col, ld);
+                im2col_tile(xb, g, grp * g.cig(), oh0, oh1, &mut col, col_ld);
             }
-            // The gradient tile, copied to rows `ld` apart (its planes are `OH·OW` apart).
             let dy_off = (b * g.c_out + grp * cog) * p + oh0 * g.ow;
-            if kx {
-                let (lhs, acc_rs, acc_cs) = if transposed {
-                    let dyt = &mut dyt[..tp * cog];
-                    for co in 0..cog {
-                        let src = &dy[dy_off + co * p..][..tp];
-                        for (d, v) in dyt[co..].iter_mut().step_by(cog).zip(src) {
-                            *d = *v;
-                        }
-                    }
-                    (
-                        Mat {
-                            data: &dyt[..],
-                            rs: 1,
-                            cs: cog,
-                        },
-                        1,
-                        cog,
-                    )
-                } else {
-                    for (co, row) in dyt.chunks_exact_mut(ld).enumerate() {
-                        row[..tp].copy_from_slice(&dy[dy_off + co * p..][..tp]);
-                    }
-                    (
-                        Mat {
-                            data: &dyt[..],
-                            rs: ld,
-                            cs: 1,
-                        },
-                        kxk,
-                        1,
-                    )
-                };
-                for (ky, acc_ky) in acc_g.chunks_exact_mut(cog * kxk).enumerate() {
-                    gemm_checked(
-                        cog,
-                        kxk,
-                        tp,
-                        acc_ky,
-                        acc_rs,
-                        acc_cs,
-                        true,
-                        lhs,
-                        Mat {
-                            data: &col[ky * g.dilation[0] * g.ow..],
-                            rs: 1,
-                            cs: kx_ld,
-                        },
-                        false,
-                    );
-                }
-                continue;
-            }
-            if transposed {
-                let dyt = &mut dyt[..tp * cog];
-                for co in 0..cog {
-                    let src = &dy[dy_off + co * p..][..tp];
-                    for (d, v) in dyt[co..].iter_mut().step_by(cog).zip(src) {
-                        *d = *v;
-                    }
-                }
+            let lhs = grad_tile(&dy[dy_off..], p, cog, tp, ld, transposed, &mut dyt);
+            // dW (cog × n) += dY_tile (cog × tp) · colᵀ (tp × n), the kx-only rows of tap row
+            // ky read `ky·dh` output rows further on in the buffer.
+            for (ky, acc_k) in acc_g.chunks_exact_mut(cog * n).enumerate() {
                 gemm_checked(
                     cog,
-                    kg,
+                    n,
                     tp,
-                    acc_g,
-                    1,
-                    cog,
+                    acc_k,
+                    acc_rs,
+                    acc_cs,
                     true,
+                    lhs,
                     Mat {
-                        data: dyt,
+                        data: &col[ky * g.dilation[0] * g.ow..],
                         rs: 1,
-                        cs: cog,
-                    },
-                    Mat {
-                        data: &col,
-                        rs: 1,
-                        cs: ld,
+                        cs: col_ld,
                     },
                     false,
                 );
-                continue;
             }
-            for (co, row) in dyt.chunks_exact_mut(ld).enumerate() {
-                row[..tp].copy_from_slice(&dy[dy_off + co * p..][..tp]);
-            }
-            gemm_checked(
-                cog,
-                kg,
-                tp,
-                acc_g,
-                kg,
-                1,
-                true,
-                Mat {
-                    data: &dyt,
-                    rs: ld,
-                    cs: 1,
-                },
-                Mat {
-                    data: &col,
-                    rs: 1,
-                    cs: ld,
-                },
-                false,
-            );
         }
     };
 
@@ -693,48 +206,69 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
         }
     }
     partials.truncate(wlen);
-    if kx {
-        // [groups][kh][cog][cig·kw] (or [groups][kh][cig·kw][cog]) -> [groups][cog][cig][kh][kw]
-        let (cig, kh, kw) = (g.cig(), g.kh, g.kw);
-        let mut out = vec![T::ZERO; wlen];
-        for (src, dst) in partials
-            .chunks_exact(cog * kg)
-            .zip(out.chunks_exact_mut(cog * kg))
-        {
-            for (ky, blk) in src.chunks_exact(cog * kxk).enumerate() {
-                for co in 0..cog {
-                    for c in 0..cig {
-                        for kj in 0..kw {
-                            let r = c * kw + kj;
-                            let v = if transposed {
-                                blk[r * cog + co]
-                            } else {
-                                blk[co * kxk + r]
-                            };
-                            dst[co * kg + (c * kh + ky) * kw + kj] = v;
-                        }
-                    }
+    if !kx && !transposed {
+        return partials;
+    }
+    // Per group, the accumulator holds `kh'` blocks (kh for kx-only, else 1) of `n` columns,
+    // row-major `[cog][n]` or (transposed) `[n][cog]`; column `r` of block `ky` is the tap
+    // `(c, ky, kj)` with `r = c·kw + kj` (kx-only) or the im2col row `r` itself.
+    let (kh, kw) = (g.kh, g.kw);
+    let mut out = vec![T::ZERO; wlen];
+    for (src, dst) in partials
+        .chunks_exact(cog * kg)
+        .zip(out.chunks_exact_mut(cog * kg))
+    {
+        for (ky, blk) in src.chunks_exact(cog * n).enumerate() {
+            for co in 0..cog {
+                for r in 0..n {
+                    let v = blk[co * acc_rs + r * acc_cs];
+                    let i = if kx {
+                        let (c, kj) = (r / kw, r % kw);
+                        (c * kh + ky) * kw + kj
+                    } else {
+                        r
+                    };
+                    dst[co * kg + i] = v;
                 }
             }
         }
-        return out;
     }
+    out
+}
+
+/// The gradient tile `dy[co · p + j]` (`co < cog`, `j < tp`) as the left operand of the
+/// weight-gradient GEMM, copied into `dyt`: transposed to `[tp][cog]` (`transposed`), or as
+/// rows `ld` apart (`ld` is padded against cache-set conflicts).
+fn grad_tile<'a, T: GemmElem>(
+    dy: &[T],
+    p: usize,
+    cog: usize,
+    tp: usize,
+    ld: usize,
+    transposed: bool,
+    dyt: &'a mut [T],
+) -> Mat<'a, T> {
     if transposed {
-        // [groups][kg][cog] -> [groups][cog][kg]
-        let mut out = vec![T::ZERO; wlen];
-        for (src, dst) in partials
-            .chunks_exact(cog * kg)
-            .zip(out.chunks_exact_mut(cog * kg))
-        {
-            for (i, row) in src.chunks_exact(cog).enumerate() {
-                for (co, v) in row.iter().enumerate() {
-                    dst[co * kg + i] = *v;
-                }
+        let dyt = &mut dyt[..tp * cog];
+        for co in 0..cog {
+            for (d, v) in dyt[co..].iter_mut().step_by(cog).zip(&dy[co * p..][..tp]) {
+                *d = *v;
             }
         }
-        return out;
+        return Mat {
+            data: dyt,
+            rs: 1,
+            cs: cog,
+        };
     }
-    partials
+    for (co, row) in dyt.chunks_exact_mut(ld).enumerate() {
+        row[..tp].copy_from_slice(&dy[co * p..][..tp]);
+    }
+    Mat {
+        data: dyt,
+        rs: ld,
+        cs: 1,
+    }
 }
 
 /// Input gradient `[B, C_in, H, W]` of a forward conv, from its weight
@@ -789,11 +323,8 @@ pub fn input_grad<T: GemmElem>(weight: &[T], dy: &[T], g: &Geom) -> Vec<T> {
         return dx;
     }
     let identity = g.identity_im2col();
-    let col_len = if identity {
-        0
-    } else {
-        kg * g.rows_per_tile() * g.ow
-    };
+    let rows = g.rows_per_tile(false);
+    let col_len = if identity { 0 } else { kg * rows * g.ow };
     let flops = 2.0 * (g.c_out * kg) as f64 * (p * g.batch) as f64;
     let par_batch = g.batch > 1 && flops >= 2.0e6;
     // With fewer batch items than threads, let the GEMM use the threads instead.
@@ -828,8 +359,8 @@ pub fn input_grad<T: GemmElem>(weight: &[T], dy: &[T], g: &Geom) -> Vec<T> {
                 );
                 continue;
             }
-            for t in 0..g.n_tiles() {
-                let (oh0, oh1) = g.tile(t);
+            for t in 0..g.n_tiles(rows) {
+                let (oh0, oh1) = g.tile(rows, t);
                 let tp = (oh1 - oh0) * g.ow;
                 let col = &mut col[..kg * tp];
                 let dy_off = (b * g.c_out + grp * cog) * p + oh0 * g.ow;
@@ -882,6 +413,12 @@ pub fn forward<T: GemmElem>(x: &[T], weight: &[T], g: &Geom) -> Vec<T> {
 
 /// [`forward`] plus a per-output-channel `bias` (`[C_out]`): each output tile is filled with
 /// the bias right before the GEMM accumulates into it (no separate pass over the output).
+///
+/// Work is split over batch items when their number is a multiple of the thread count;
+/// otherwise (one face at inference, or three faces on two threads) each item is split over
+/// its (group, tile) pairs, each computed into a task buffer and copied into its rows of the
+/// output, so that the lowering copies run in parallel too and each GEMM runs on one thread
+/// (no synchronisation per GEMM). 1×1 identity convs run one multithreaded GEMM per item.
 pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     g.validate();
     if let Some(bias) = bias {
@@ -895,29 +432,16 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
     if y.is_empty() {
         return y;
     }
+    let xb_len = g.c_in * g.in_plane();
     let identity = g.identity_im2col();
-    // Stride 1, kh > 1: kx-only lowering (a `C_in/g · kw`-row buffer, one GEMM per ky).
-    let kx = !identity && g.kx(1);
-    let kx_ld = if kx { g.kx_ld() } else { 0 };
-    let kx_w = if kx { kx_weight(weight, g) } else { Vec::new() };
-    let col_len = if identity {
-        0
-    } else if kx {
-        cig * g.kw * kx_ld
-    } else {
-        kg * g.rows_per_tile() * g.ow
-    };
     let flops = 2.0 * (g.c_out * kg) as f64 * (p * g.batch) as f64;
     let par_batch = g.batch > 1 && flops >= 2.0e6;
-    let gemm_par = !par_batch && flops >= 2.0e7 && threads() > 1;
-
-    let run_item = |b: usize, yb: &mut [T], col: &mut [T]| {
-        let xb = &x[b * g.c_in * g.in_plane()..(b + 1) * g.c_in * g.in_plane()];
-        for grp in 0..g.groups {
-            let w_g = &weight[grp * cog * kg..(grp + 1) * cog * kg];
-            let y_g = &mut yb[grp * cog * p..(grp + 1) * cog * p];
-            let bias_g = bias.map(|b| &b[grp * cog..(grp + 1) * cog]);
-            if identity {
+    if identity {
+        let gemm_par = !par_batch && flops >= 2.0e7 && threads() > 1;
+        let run_item = |b: usize, yb: &mut [T]| {
+            for grp in 0..g.groups {
+                let y_g = &mut yb[grp * cog * p..(grp + 1) * cog * p];
+                let bias_g = bias.map(|b| &b[grp * cog..(grp + 1) * cog]);
                 if let Some(bias_g) = bias_g {
                     for (plane, v) in y_g.chunks_exact_mut(p).zip(bias_g) {
                         plane.fill(*v);
@@ -932,89 +456,159 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
                     1,
                     bias_g.is_some(),
                     Mat {
-                        data: w_g,
+                        data: &weight[grp * cog * kg..(grp + 1) * cog * kg],
                         rs: kg,
                         cs: 1,
                     },
                     Mat {
-                        data: &xb[grp * cig * p..],
+                        data: &x[b * xb_len + grp * cig * p..],
                         rs: p,
                         cs: 1,
                     },
                     gemm_par,
                 );
-                continue;
             }
-            if kx {
-                let kxk = cig * g.kw;
-                for t in 0..g.kx_n_tiles() {
-                    let (oh0, oh1) = g.kx_tile(t);
-                    let tp = (oh1 - oh0) * g.ow;
-                    kx_cols_tile(xb, g, grp * cig, oh0, oh1, col, kx_ld);
-                    if let Some(bias_g) = bias_g {
-                        for (co, v) in bias_g.iter().enumerate() {
-                            y_g[co * p + oh0 * g.ow..][..tp].fill(*v);
-                        }
-                    }
-                    for ky in 0..g.kh {
-                        gemm_checked(
-                            cog,
-                            tp,
-                            kxk,
-                            &mut y_g[oh0 * g.ow..],
-                            p,
-                            1,
-                            bias_g.is_some() || ky > 0,
-                            Mat {
-                                data: &kx_w[(grp * g.kh + ky) * cog * kxk..][..cog * kxk],
-                                rs: kxk,
-                                cs: 1,
-                            },
-                            Mat {
-                                data: &col[ky * g.dilation[0] * g.ow..],
-                                rs: kx_ld,
-                                cs: 1,
-                            },
-                            gemm_par,
-                        );
-                    }
-                }
-                continue;
+        };
+        #[cfg(feature = "rayon")]
+        if par_batch {
+            use rayon::prelude::*;
+            y.par_chunks_mut(yb_len)
+                .enumerate()
+                .for_each(|(b, yb)| run_item(b, yb));
+            return y;
+        }
+        for (b, yb) in y.chunks_mut(yb_len).enumerate() {
+            run_item(b, yb);
+        }
+        return y;
+    }
+
+    // Stride 1, kh > 1: kx-only lowering (a `C_in/g · kw`-row buffer, one GEMM per ky, on
+    // the weight permuted to `[groups][kh][cog][cig·kw]`); otherwise im2col and one GEMM.
+    let kx = g.kx(1);
+    let kx_w;
+    let (n, w_perm) = if kx {
+        kx_w = kx_weight(weight, g);
+        (cig * g.kw, &kx_w[..])
+    } else {
+        (kg, weight)
+    };
+    let rows_max = g.rows_per_tile(kx);
+    // A batch that is a multiple of the thread count is split over its items; a single item,
+    // or a batch that is not (3 faces on 2 threads), splits each item over (group, tile)
+    // tasks.
+    let par_tiles =
+        forward_split() && flops >= 2.0e6 && threads() > 1 && !g.batch.is_multiple_of(threads());
+    let par_batch = par_batch && !par_tiles;
+    // Split: the same number `k` of tiles (≤ `rows_max` rows) for every thread.
+    let rows = if par_tiles {
+        let k = g.oh.div_ceil(rows_max * threads()).max(1);
+        g.oh.div_ceil(k * threads()).max(1)
+    } else {
+        rows_max
+    };
+    let n_tiles = g.n_tiles(rows);
+    let split = cfg!(feature = "rayon") && par_tiles && g.groups * n_tiles > 1;
+    // Unsplit, a single item's tiles run in sequence, each GEMM on all threads.
+    let gemm_par = !par_batch && !split && flops >= 2.0e7 && threads() > 1;
+    let col_ld = if kx { g.kx_ld(rows) } else { rows * g.ow };
+    let col_len = n * col_ld;
+
+    // Output rows [oh0, oh1) of group `grp` of batch item `b`, written to `dst` (rows of
+    // `cog` channels `dst_rs` apart).
+    let run_tile = |b: usize,
+                    grp: usize,
+                    oh0: usize,
+                    oh1: usize,
+                    col: &mut [T],
+                    dst: &mut [T],
+                    dst_rs: usize,
+                    gemm_par: bool| {
+        let xb = &x[b * xb_len..(b + 1) * xb_len];
+        let tp = (oh1 - oh0) * g.ow;
+        if kx {
+            kx_cols_tile(xb, g, grp * cig, oh0, oh1, col, col_ld);
+        } else {
+            im2col_tile(xb, g, grp * cig, oh0, oh1, col, col_ld);
+        }
+        let bias_g = bias.map(|b| &b[grp * cog..(grp + 1) * cog]);
+        if let Some(bias_g) = bias_g {
+            for (co, v) in bias_g.iter().enumerate() {
+                dst[co * dst_rs..][..tp].fill(*v);
             }
-            for t in 0..g.n_tiles() {
-                let (oh0, oh1) = g.tile(t);
-                let tp = (oh1 - oh0) * g.ow;
-                let col = &mut col[..kg * tp];
-                im2col_tile(xb, g, grp * cig, oh0, oh1, col, tp);
-                if let Some(bias_g) = bias_g {
-                    for (co, v) in bias_g.iter().enumerate() {
-                        y_g[co * p + oh0 * g.ow..][..tp].fill(*v);
-                    }
-                }
-                gemm_checked(
-                    cog,
-                    tp,
-                    kg,
-                    &mut y_g[oh0 * g.ow..],
-                    p,
-                    1,
-                    bias_g.is_some(),
-                    Mat {
-                        data: w_g,
-                        rs: kg,
-                        cs: 1,
-                    },
-                    Mat {
-                        data: col,
-                        rs: tp,
-                        cs: 1,
-                    },
-                    gemm_par,
-                );
-            }
+        }
+        let w_g = &w_perm[grp * cog * kg..(grp + 1) * cog * kg];
+        for (ky, w_k) in w_g.chunks_exact(cog * n).enumerate() {
+            gemm_checked(
+                cog,
+                tp,
+                n,
+                dst,
+                dst_rs,
+                1,
+                bias_g.is_some() || ky > 0,
+                Mat {
+                    data: w_k,
+                    rs: n,
+                    cs: 1,
+                },
+                Mat {
+                    data: &col[ky * g.dilation[0] * g.ow..],
+                    rs: col_ld,
+                    cs: 1,
+                },
+                gemm_par,
+            );
         }
     };
 
+    #[cfg(feature = "rayon")]
+    if split {
+        use rayon::prelude::*;
+        for (b, yb) in y.chunks_mut(yb_len).enumerate() {
+            // Task (grp, t) gets, per output channel of its group, its rows of that plane.
+            let mut pieces: Vec<Vec<&mut [T]>> = (0..g.groups * n_tiles)
+                .map(|_| Vec::with_capacity(cog))
+                .collect();
+            for (c, plane) in yb.chunks_exact_mut(p).enumerate() {
+                let mut rest = plane;
+                for t in 0..n_tiles {
+                    let (oh0, oh1) = g.tile(rows, t);
+                    let (head, tail) = rest.split_at_mut((oh1 - oh0) * g.ow);
+                    pieces[(c / cog) * n_tiles + t].push(head);
+                    rest = tail;
+                }
+            }
+            // One contiguous run of tasks per thread: its buffers are allocated once.
+            let per_thread = (g.groups * n_tiles).div_ceil(threads());
+            pieces
+                .into_par_iter()
+                .enumerate()
+                .with_min_len(per_thread)
+                .for_each_init(
+                    || (vec![T::ZERO; col_len], vec![T::ZERO; cog * rows * g.ow]),
+                    |(col, out), (item, mut dsts)| {
+                        let (grp, t) = (item / n_tiles, item % n_tiles);
+                        let (oh0, oh1) = g.tile(rows, t);
+                        let tp = (oh1 - oh0) * g.ow;
+                        run_tile(b, grp, oh0, oh1, col, out, tp, false);
+                        for (co, d) in dsts.iter_mut().enumerate() {
+                            d.copy_from_slice(&out[co * tp..][..tp]);
+                        }
+                    },
+                );
+        }
+        return y;
+    }
+    let run_item = |b: usize, yb: &mut [T], col: &mut [T]| {
+        for grp in 0..g.groups {
+            let y_g = &mut yb[grp * cog * p..(grp + 1) * cog * p];
+            for t in 0..n_tiles {
+                let (oh0, oh1) = g.tile(rows, t);
+                run_tile(b, grp, oh0, oh1, col, &mut y_g[oh0 * g.ow..], p, gemm_par);
+            }
+        }
+    };
     #[cfg(feature = "rayon")]
     if par_batch {
         use rayon::prelude::*;

@@ -100,6 +100,8 @@ pub mod conv;
 // PATCH (face-deblur): GEMM conv gradient/forward kernels.
 pub mod conv_gemm;
 mod conv_gemm_raw;
+// PATCH (face-deblur): geometry and lowerings of conv_gemm.
+mod conv_lower;
 pub mod conv_transpose;
 pub mod cumulative;
 pub mod deform_conv;
