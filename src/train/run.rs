@@ -165,6 +165,8 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
     let mut window = LossPoint::default();
     let mut window_steps = 0usize;
     let mut since = Instant::now();
+    // Training seconds and steps since the last validation of this process (its "s/step").
+    let (mut span_seconds, mut span_steps) = (0.0f64, 0usize);
     while trainer.state.step < config.steps {
         let batch = batches
             .recv()
@@ -205,6 +207,8 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
         let elapsed = since.elapsed().as_secs_f64();
         since = Instant::now();
         trainer.state.train_seconds += elapsed;
+        span_seconds += elapsed;
+        span_steps += 1;
 
         if step.is_multiple_of(config.validate_every) || step == config.steps {
             let (point, rows) = validate(&trainer, &val_set);
@@ -214,8 +218,9 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
                 point.psnr_output,
                 point.ssim_input,
                 point.ssim_output,
-                trainer.state.train_seconds / step.max(1) as f64
+                span_seconds / span_steps.max(1) as f64
             );
+            (span_seconds, span_steps) = (0.0, 0);
             if bar.is_hidden() {
                 tracing::info!("{line}");
             } else {
