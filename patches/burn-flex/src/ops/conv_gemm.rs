@@ -90,8 +90,8 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
     // 128) is padded by 16, so that the rows do not all map to the same cache sets (measured:
     // the 3×3 24→24 weight gradient at 128² took 1.9× as long with 512-element rows).
     let ld = padded_ld(rows * g.ow);
-    // Per GEMM: reduction columns `n` (the accumulator block's row length), how many GEMMs
-    // (one per ky for kx-only, else one), and the column buffer's row stride.
+    // Columns `n` of each GEMM's accumulator block (one block per ky for kx-only, else one
+    // block of all `kg`) and the column buffer's row stride.
     let (n, col_ld) = if kx {
         (g.cig() * g.kw, g.kx_ld(rows))
     } else {

@@ -233,6 +233,31 @@ pub(super) fn valid_range(
     (start.min(end), end)
 }
 
+/// Row `r` of a channel block's column matrix (`[C · kh · kw, …]`): its channel within the
+/// block, its tap `(ki, kj)`, and the output rows and columns whose input position under that
+/// tap lies inside the image (half-open ranges, [`valid_range`]).
+struct Tap {
+    c: usize,
+    ki: usize,
+    kj: usize,
+    oh: (usize, usize),
+    ow: (usize, usize),
+}
+
+impl Tap {
+    fn of(g: &Geom, r: usize) -> Self {
+        let (c, k) = (r / g.kk(), r % g.kk());
+        let (ki, kj) = (k / g.kw, k % g.kw);
+        Self {
+            c,
+            ki,
+            kj,
+            oh: valid_range(ki * g.dilation[0], g.pad[0], g.stride[0], g.oh, g.h),
+            ow: valid_range(kj * g.dilation[1], g.pad[1], g.stride[1], g.ow, g.w),
+        }
+    }
+}
+
 /// im2col of output rows `[oh0, oh1)` for input channels `[c0, c0 + C_in/g)` of one batch
 /// item `xb` (`[C_in, H, W]`) into `col` (`[C_in/g · kh · kw, (oh1 − oh0) · OW]`). Every
 /// element of `col` is written once (zeros only where the window is in the padding).
@@ -253,19 +278,22 @@ pub(super) fn im2col_tile<T: GemmElem>(
     if tp == 0 {
         return;
     }
-    let (h, w) = (g.h, g.w);
+    let w = g.w;
     let [sh, sw] = g.stride;
     let [ph, pw] = g.pad;
     let [dh, dw] = g.dilation;
     let plane = g.in_plane();
     for (r, row) in col.chunks_exact_mut(ld).enumerate() {
         let row = &mut row[..tp];
-        let ci = c0 + r / g.kk();
-        let k = r % g.kk();
-        let (ki, kj) = (k / g.kw, k % g.kw);
+        let Tap {
+            c,
+            ki,
+            kj,
+            oh: (oh_s, oh_e),
+            ow: (ow_s, ow_e),
+        } = Tap::of(g, r);
+        let ci = c0 + c;
         let xp = &xb[ci * plane..(ci + 1) * plane];
-        let (ow_s, ow_e) = valid_range(kj * dw, pw, sw, g.ow, w);
-        let (oh_s, oh_e) = valid_range(ki * dh, ph, sh, g.oh, h);
         for (t, seg) in row.chunks_exact_mut(g.ow).enumerate() {
             let oh = oh0 + t;
             if oh < oh_s || oh >= oh_e || ow_s >= ow_e {
@@ -372,19 +400,21 @@ pub(super) fn col2im_tile_add<T: GemmElem>(
     if tp == 0 {
         return;
     }
-    let (h, w) = (g.h, g.w);
+    let w = g.w;
     let [sh, sw] = g.stride;
     let [ph, pw] = g.pad;
     let [dh, dw] = g.dilation;
     let plane = g.in_plane();
     assert_eq!(col.len() / tp * plane, dx_planes.len() * g.kk());
     for (r, row) in col.chunks_exact(tp).enumerate() {
-        let ci = r / g.kk();
-        let k = r % g.kk();
-        let (ki, kj) = (k / g.kw, k % g.kw);
-        let xp = &mut dx_planes[ci * plane..(ci + 1) * plane];
-        let (ow_s, ow_e) = valid_range(kj * dw, pw, sw, g.ow, w);
-        let (oh_s, oh_e) = valid_range(ki * dh, ph, sh, g.oh, h);
+        let Tap {
+            c,
+            ki,
+            kj,
+            oh: (oh_s, oh_e),
+            ow: (ow_s, ow_e),
+        } = Tap::of(g, r);
+        let xp = &mut dx_planes[c * plane..(c + 1) * plane];
         if ow_s >= ow_e {
             continue;
         }
