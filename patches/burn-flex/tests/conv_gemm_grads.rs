@@ -398,7 +398,7 @@ fn conv2d_gemm_forward_bias_and_half() {
 #[test]
 fn conv_transpose2d_grads_match_stock_and_naive() {
     // (batch, c_in_t, c_out_t, hw, k, stride, pad, pad_out, dil, groups)
-    let cases: Vec<(
+    type TCase = (
         usize,
         usize,
         usize,
@@ -409,7 +409,8 @@ fn conv_transpose2d_grads_match_stock_and_naive() {
         usize,
         usize,
         usize,
-    )> = vec![
+    );
+    let cases: Vec<TCase> = vec![
         (3, 24, 13, [7, 9], 4, 2, 1, 0, 1, 1),
         (2, 48, 24, [16, 16], 4, 2, 1, 0, 1, 1),
         (1, 5, 3, [13, 11], 3, 2, 1, 1, 1, 1),

@@ -33,7 +33,7 @@ use burn_backend::ops::{ConvOptions, ConvTransposeOptions};
 use burn_std::{Bytes, Shape, bf16, f16};
 
 pub use super::conv_gemm_raw::GemmElem;
-use super::conv_gemm_raw::{Mat, gemm_checked};
+use super::conv_gemm_raw::{DstRows, Mat, gemm_checked, plane_blocks};
 pub use super::conv_lower::{
     COL_ELEMS, Geom, WGRAD_T_MIN_KG, set_col_elems, set_forward_split, set_kx_variant,
     set_wgrad_variant,
@@ -415,10 +415,10 @@ pub fn forward<T: GemmElem>(x: &[T], weight: &[T], g: &Geom) -> Vec<T> {
 /// the bias right before the GEMM accumulates into it (no separate pass over the output).
 ///
 /// Work is split over batch items when their number is a multiple of the thread count;
-/// otherwise (one face at inference, or three faces on two threads) each item is split over
-/// its (group, tile) pairs, each computed into a task buffer and copied into its rows of the
-/// output, so that the lowering copies run in parallel too and each GEMM runs on one thread
-/// (no synchronisation per GEMM). 1×1 identity convs run one multithreaded GEMM per item.
+/// otherwise (one face at inference, or three faces on two threads) the work is split over
+/// (item, group, tile) tasks, each running its GEMMs straight into its rows of the output
+/// ([`plane_blocks`]), so that the lowering copies run in parallel too and each GEMM runs on
+/// one thread (no synchronisation per GEMM). 1×1 identity convs run one multithreaded GEMM per item.
 pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     g.validate();
     if let Some(bias) = bias {
@@ -514,18 +514,17 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
     let col_ld = if kx { g.kx_ld(rows) } else { rows * g.ow };
     let col_len = n * col_ld;
 
-    // Output rows [oh0, oh1) of group `grp` of batch item `b`, written to `dst` (rows of
-    // `cog` channels `dst_rs` apart).
+    // Output rows [oh0, oh1) of group `grp` of batch item `b`, written to `dst` (`cog` rows
+    // of the tile's `(oh1 − oh0) · OW` positions).
     let run_tile = |b: usize,
                     grp: usize,
                     oh0: usize,
                     oh1: usize,
                     col: &mut [T],
-                    dst: &mut [T],
-                    dst_rs: usize,
+                    dst: &mut DstRows<'_, T>,
                     gemm_par: bool| {
         let xb = &x[b * xb_len..(b + 1) * xb_len];
-        let tp = (oh1 - oh0) * g.ow;
+        debug_assert_eq!(dst.cols(), (oh1 - oh0) * g.ow);
         if kx {
             kx_cols_tile(xb, g, grp * cig, oh0, oh1, col, col_ld);
         } else {
@@ -534,18 +533,13 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
         let bias_g = bias.map(|b| &b[grp * cog..(grp + 1) * cog]);
         if let Some(bias_g) = bias_g {
             for (co, v) in bias_g.iter().enumerate() {
-                dst[co * dst_rs..][..tp].fill(*v);
+                dst.row_mut(co).fill(*v);
             }
         }
         let w_g = &w_perm[grp * cog * kg..(grp + 1) * cog * kg];
         for (ky, w_k) in w_g.chunks_exact(cog * n).enumerate() {
-            gemm_checked(
-                cog,
-                tp,
+            dst.gemm(
                 n,
-                dst,
-                dst_rs,
-                1,
                 bias_g.is_some() || ky > 0,
                 Mat {
                     data: w_k,
@@ -565,39 +559,29 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
     #[cfg(feature = "rayon")]
     if split {
         use rayon::prelude::*;
-        for (b, yb) in y.chunks_mut(yb_len).enumerate() {
-            // Task (grp, t) gets, per output channel of its group, its rows of that plane.
-            let mut pieces: Vec<Vec<&mut [T]>> = (0..g.groups * n_tiles)
-                .map(|_| Vec::with_capacity(cog))
-                .collect();
-            for (c, plane) in yb.chunks_exact_mut(p).enumerate() {
-                let mut rest = plane;
-                for t in 0..n_tiles {
+        // One task per (batch item, group, tile), each writing its GEMMs straight into its
+        // rows of the output planes (disjoint blocks, see `plane_blocks`).
+        let ranges: Vec<(usize, usize)> = (0..n_tiles)
+            .map(|t| {
+                let (oh0, oh1) = g.tile(rows, t);
+                (oh0 * g.ow, oh1 * g.ow)
+            })
+            .collect();
+        let blocks = plane_blocks(&mut y, p, cog, &ranges);
+        // One contiguous run of tasks per thread: its buffer is allocated once.
+        let per_thread = blocks.len().div_ceil(threads());
+        blocks
+            .into_par_iter()
+            .enumerate()
+            .with_min_len(per_thread)
+            .for_each_init(
+                || vec![T::ZERO; col_len],
+                |col, (item, mut dst)| {
+                    let (bg, t) = (item / n_tiles, item % n_tiles);
                     let (oh0, oh1) = g.tile(rows, t);
-                    let (head, tail) = rest.split_at_mut((oh1 - oh0) * g.ow);
-                    pieces[(c / cog) * n_tiles + t].push(head);
-                    rest = tail;
-                }
-            }
-            // One contiguous run of tasks per thread: its buffers are allocated once.
-            let per_thread = (g.groups * n_tiles).div_ceil(threads());
-            pieces
-                .into_par_iter()
-                .enumerate()
-                .with_min_len(per_thread)
-                .for_each_init(
-                    || (vec![T::ZERO; col_len], vec![T::ZERO; cog * rows * g.ow]),
-                    |(col, out), (item, mut dsts)| {
-                        let (grp, t) = (item / n_tiles, item % n_tiles);
-                        let (oh0, oh1) = g.tile(rows, t);
-                        let tp = (oh1 - oh0) * g.ow;
-                        run_tile(b, grp, oh0, oh1, col, out, tp, false);
-                        for (co, d) in dsts.iter_mut().enumerate() {
-                            d.copy_from_slice(&out[co * tp..][..tp]);
-                        }
-                    },
-                );
-        }
+                    run_tile(bg / g.groups, bg % g.groups, oh0, oh1, col, &mut dst, false);
+                },
+            );
         return y;
     }
     let run_item = |b: usize, yb: &mut [T], col: &mut [T]| {
@@ -605,7 +589,9 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
             let y_g = &mut yb[grp * cog * p..(grp + 1) * cog * p];
             for t in 0..n_tiles {
                 let (oh0, oh1) = g.tile(rows, t);
-                run_tile(b, grp, oh0, oh1, col, &mut y_g[oh0 * g.ow..], p, gemm_par);
+                let tp = (oh1 - oh0) * g.ow;
+                let mut dst = DstRows::new(&mut y_g[oh0 * g.ow..], cog, tp, p);
+                run_tile(b, grp, oh0, oh1, col, &mut dst, gemm_par);
             }
         }
     };
