@@ -418,7 +418,8 @@ pub fn forward<T: GemmElem>(x: &[T], weight: &[T], g: &Geom) -> Vec<T> {
 /// otherwise (one face at inference, or three faces on two threads) the work is split over
 /// (item, group, tile) tasks, each running its GEMMs straight into its rows of the output
 /// ([`plane_blocks`]), so that the lowering copies run in parallel too and each GEMM runs on
-/// one thread (no synchronisation per GEMM). 1×1 identity convs run one multithreaded GEMM per item.
+/// one thread (no synchronisation per GEMM). 1×1 identity convs run one multithreaded GEMM
+/// per item.
 pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &Geom) -> Vec<T> {
     g.validate();
     if let Some(bias) = bias {
