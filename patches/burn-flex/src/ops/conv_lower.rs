@@ -256,6 +256,16 @@ impl Tap {
             ow: valid_range(kj * g.dilation[1], g.pad[1], g.stride[1], g.ow, g.w),
         }
     }
+
+    /// Input row read by output row `oh` (inside `self.oh`) under this tap.
+    fn in_row(&self, g: &Geom, oh: usize) -> usize {
+        oh * g.stride[0] + self.ki * g.dilation[0] - g.pad[0]
+    }
+
+    /// Input column read by output column `self.ow.0` (`self.ow` not empty) under this tap.
+    fn in_col0(&self, g: &Geom) -> usize {
+        self.ow.0 * g.stride[1] + self.kj * g.dilation[1] - g.pad[1]
+    }
 }
 
 /// im2col of output rows `[oh0, oh1)` for input channels `[c0, c0 + C_in/g)` of one batch
@@ -278,21 +288,13 @@ pub(super) fn im2col_tile<T: GemmElem>(
     if tp == 0 {
         return;
     }
-    let w = g.w;
-    let [sh, sw] = g.stride;
-    let [ph, pw] = g.pad;
-    let [dh, dw] = g.dilation;
+    let (w, sw) = (g.w, g.stride[1]);
     let plane = g.in_plane();
     for (r, row) in col.chunks_exact_mut(ld).enumerate() {
         let row = &mut row[..tp];
-        let Tap {
-            c,
-            ki,
-            kj,
-            oh: (oh_s, oh_e),
-            ow: (ow_s, ow_e),
-        } = Tap::of(g, r);
-        let ci = c0 + c;
+        let tap = Tap::of(g, r);
+        let ((oh_s, oh_e), (ow_s, ow_e)) = (tap.oh, tap.ow);
+        let ci = c0 + tap.c;
         let xp = &xb[ci * plane..(ci + 1) * plane];
         for (t, seg) in row.chunks_exact_mut(g.ow).enumerate() {
             let oh = oh0 + t;
@@ -300,11 +302,11 @@ pub(super) fn im2col_tile<T: GemmElem>(
                 seg.fill(T::ZERO);
                 continue;
             }
-            let ih = oh * sh + ki * dh - ph;
+            let ih = tap.in_row(g, oh);
             let src = &xp[ih * w..(ih + 1) * w];
             seg[..ow_s].fill(T::ZERO);
             seg[ow_e..].fill(T::ZERO);
-            let iw0 = ow_s * sw + kj * dw - pw;
+            let iw0 = tap.in_col0(g);
             let n = ow_e - ow_s;
             if sw == 1 {
                 seg[ow_s..ow_e].copy_from_slice(&src[iw0..iw0 + n]);
@@ -400,30 +402,22 @@ pub(super) fn col2im_tile_add<T: GemmElem>(
     if tp == 0 {
         return;
     }
-    let w = g.w;
-    let [sh, sw] = g.stride;
-    let [ph, pw] = g.pad;
-    let [dh, dw] = g.dilation;
+    let (w, sw) = (g.w, g.stride[1]);
     let plane = g.in_plane();
     assert_eq!(col.len() / tp * plane, dx_planes.len() * g.kk());
     for (r, row) in col.chunks_exact(tp).enumerate() {
-        let Tap {
-            c,
-            ki,
-            kj,
-            oh: (oh_s, oh_e),
-            ow: (ow_s, ow_e),
-        } = Tap::of(g, r);
-        let xp = &mut dx_planes[c * plane..(c + 1) * plane];
+        let tap = Tap::of(g, r);
+        let ((oh_s, oh_e), (ow_s, ow_e)) = (tap.oh, tap.ow);
+        let xp = &mut dx_planes[tap.c * plane..(tap.c + 1) * plane];
         if ow_s >= ow_e {
             continue;
         }
         let n = ow_e - ow_s;
         for oh in oh0.max(oh_s)..oh1.min(oh_e) {
             let seg = &row[(oh - oh0) * g.ow..(oh - oh0 + 1) * g.ow];
-            let ih = oh * sh + ki * dh - ph;
+            let ih = tap.in_row(g, oh);
             let dst = &mut xp[ih * w..(ih + 1) * w];
-            let iw0 = ow_s * sw + kj * dw - pw;
+            let iw0 = tap.in_col0(g);
             if sw == 1 {
                 for (d, s) in dst[iw0..iw0 + n].iter_mut().zip(&seg[ow_s..ow_e]) {
                     *d += *s;
