@@ -56,6 +56,10 @@ pub struct EvalCommand {
     /// Compute backend.
     #[arg(long, value_enum)]
     pub backend: Option<BackendChoice>,
+    /// Restore each face once instead of averaging it with its mirrored pass (as `restore
+    /// --single-pass`).
+    #[arg(long)]
+    pub single_pass: bool,
 }
 
 /// Run `face-deblur eval`.
@@ -72,9 +76,11 @@ pub fn run_eval(cmd: EvalCommand) -> Result<()> {
         metric_weights,
         out,
         backend,
+        single_pass,
     } = cmd;
     let compute = super::device_with_notice(backend.unwrap_or_default());
-    let restorer = super::load_restorer(weights.as_deref(), &compute.device)?;
+    let restorer =
+        super::load_restorer(weights.as_deref(), &compute.device)?.with_flip_ensemble(!single_pass);
     let metrics = eval::Metrics::load(&metric_weights, &compute.device)?;
     let kernels = kernels.unwrap_or_else(|| data.join("kernels/motion_kernels.safetensors"));
     let (sets, detector) = match suite {

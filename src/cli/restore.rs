@@ -28,6 +28,8 @@ pub struct RestoreOptions {
     pub strength: f32,
     /// Run the network in f16 (for GPUs; emulated and slower on the CPU).
     pub half: bool,
+    /// Restore each face once, without the mirrored pass.
+    pub single_pass: bool,
     /// Skip inputs whose output file already exists.
     pub skip_existing: bool,
 }
@@ -169,7 +171,8 @@ pub fn run_restore(options: &RestoreOptions) -> Result<usize> {
                 }
             }
         });
-        let mut restorer = load_restorer(options.weights.as_deref(), &compute.device)?;
+        let mut restorer = load_restorer(options.weights.as_deref(), &compute.device)?
+            .with_flip_ensemble(!options.single_pass);
         if options.half {
             if !compute.is_gpu {
                 eprintln!(
