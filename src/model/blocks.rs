@@ -2,7 +2,8 @@
 //! the encoder groups of either block type and the spatial feature transforms (SFT, SSFT). The
 //! layers they share with the MMRB, the discriminator and the DRE are in [`super::layers`].
 
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Initializer, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::module::conv2d;
@@ -30,6 +31,18 @@ impl ResBlock {
         }
     }
 
+    /// A block that starts as the identity: its second conv is zero, so the block adds
+    /// nothing until training moves it (how [`ResGroup::deepened`] grows a trained network).
+    pub fn identity(channels: usize, device: &Device) -> Self {
+        Self {
+            conv2: Conv2dConfig::new([channels, channels], [3, 3])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_initializer(Initializer::Zeros)
+                .init(device),
+            ..Self::new(channels, device)
+        }
+    }
+
     /// `[B, C, H, W]` → `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let y = leaky_relu(self.conv1.forward(x.clone()), LEAKY_SLOPE);
@@ -54,6 +67,26 @@ impl ResGroup {
                 .collect(),
             tail: conv3x3(channels, channels, device),
         }
+    }
+
+    /// Number of residual blocks.
+    pub fn depth(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// This group with [`ResBlock::identity`] blocks appended up to `blocks` in all: the same
+    /// function, more depth to train. `blocks` below the current depth is an error.
+    pub fn deepened(mut self, blocks: usize, device: &Device) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            blocks >= self.blocks.len(),
+            "cannot shrink a group of {} blocks to {blocks}",
+            self.blocks.len()
+        );
+        let channels = self.tail.weight.dims()[0];
+        while self.blocks.len() < blocks {
+            self.blocks.push(ResBlock::identity(channels, device));
+        }
+        Ok(self)
     }
 
     /// `[B, C, H, W]` → `[B, C, H, W]`.
@@ -85,6 +118,20 @@ impl EncoderGroup {
         match kind {
             EncoderBlock::Residual => Self::Residual(ResGroup::new(channels, blocks, device)),
             EncoderBlock::Mmrb => Self::Mmrb(MmrbGroup::new(channels, blocks, device)),
+        }
+    }
+
+    /// This group deepened to `blocks` blocks ([`ResGroup::deepened`]; residual groups only).
+    pub fn deepened(self, blocks: usize, device: &Device) -> anyhow::Result<Self> {
+        match self {
+            Self::Residual(group) => Ok(Self::Residual(group.deepened(blocks, device)?)),
+            Self::Mmrb(group) => {
+                anyhow::ensure!(
+                    group.depth() == blocks,
+                    "MMRB encoder groups cannot be deepened"
+                );
+                Ok(Self::Mmrb(group))
+            }
         }
     }
 

@@ -112,6 +112,11 @@ impl MmrbGroup {
         }
     }
 
+    /// Number of MMRBs.
+    pub fn depth(&self) -> usize {
+        self.blocks.len()
+    }
+
     /// `[B, C, H, W]` → `[B, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let y = self

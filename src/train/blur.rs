@@ -95,6 +95,9 @@ pub struct DegradationConfig {
     pub recorded: Option<Arc<RecordedKernels>>,
     /// Indices of the recorded kernels that may be drawn.
     pub recorded_allowed: Vec<usize>,
+    /// Smallest and largest factor a drawn recorded kernel is enlarged by (drawn uniformly;
+    /// `(1, 1)` keeps them as recorded, without an extra random draw).
+    pub recorded_scale_range: (f32, f32),
     /// Share of samples blurred with a defocus disk.
     pub defocus_share: f32,
     /// Smallest and largest defocus radius in pixels (drawn uniformly).
@@ -130,6 +133,7 @@ impl DegradationConfig {
             synthetic_size_range: (13, 27),
             recorded,
             recorded_allowed,
+            recorded_scale_range: (1.0, 1.0),
             defocus_share: 0.0,
             defocus_radius_range: (1.0, 1.0),
             gaussian_share: 0.0,
@@ -228,10 +232,13 @@ pub fn sample_degradation<R: Rng + ?Sized>(
     } else if let Some(rec) = recorded.filter(|_| u < recorded_end) {
         let index = cfg.recorded_allowed[rng.random_range(0..cfg.recorded_allowed.len())];
         let name = rec.names[index].clone();
-        (
-            KernelSource::Recorded { index, name },
-            Some(rec.kernels[index].clone()),
-        )
+        let kernel = if cfg.recorded_scale_range.1 > 1.0 {
+            let factor = uniform(rng, cfg.recorded_scale_range).max(1.0);
+            rec.kernels[index].upscaled(f64::from(factor))
+        } else {
+            rec.kernels[index].clone()
+        };
+        (KernelSource::Recorded { index, name }, Some(kernel))
     } else if u < defocus_end {
         let radius = uniform(rng, cfg.defocus_radius_range).max(0.5);
         (

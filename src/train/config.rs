@@ -134,6 +134,18 @@ pub struct TrainConfig {
     /// tight window, 116 px, then always comes at about the FFHQ framing). None = off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub min_source_scale: Option<f64>,
+    /// Start a new run from these weights (an exported `best.safetensors` or a shipped file)
+    /// instead of a random initialisation; their generator may have fewer encoder, middle and
+    /// decoder blocks than `generator`, which are then added as identity blocks
+    /// ([`crate::model::Generator::deepened`]). Ignored when resuming a checkpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_weights: Option<PathBuf>,
+    /// Stronger camera shake (≥ 1): synthetic shake kernels up to this many times the data
+    /// mix's largest size, and recorded training kernels enlarged by a random factor from 1
+    /// to it (e.g. 1.6 with the photo mix: shake up to 65 px on 128² faces, where the mix
+    /// stops at 41). None = the mix as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shake_scale_max: Option<f64>,
 }
 
 impl Default for TrainConfig {
@@ -176,6 +188,8 @@ impl TrainConfig {
             dre_weights: None,
             ema_decay: None,
             min_source_scale: None,
+            init_weights: None,
+            shake_scale_max: None,
         }
     }
 
@@ -269,6 +283,12 @@ impl TrainConfig {
             anyhow::ensure!(
                 (0.0..1.0).contains(&d),
                 "ema_decay must be in [0, 1), not {d}"
+            );
+        }
+        if let Some(m) = self.shake_scale_max {
+            anyhow::ensure!(
+                m.is_finite() && (1.0..=4.0).contains(&m),
+                "shake_scale_max must be between 1 and 4, not {m}"
             );
         }
         if let Some(m) = self.min_source_scale {

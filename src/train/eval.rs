@@ -291,7 +291,9 @@ pub const USE_NOISE_SIGMA: f32 = 2.0 / 255.0;
 /// The use-matched test sets: CelebA test and held-out UTKFace faces together, `count` per set,
 /// in two framings (the CLI detector's crop and FFHQ/CelebA-HQ's whole-head alignment) at 128²
 /// and 256² (blur scaled with the face), noise σ = 2/255; the four blur families (held-out
-/// recorded shake, fresh synthetic shake, defocus, Gaussian) in rotation within each set.
+/// recorded shake, fresh synthetic shake, defocus, Gaussian) in rotation within each set; at
+/// 128² also a strong-shake set (FFHQ framing, held-out recorded kernels ×
+/// [`STRONG_SHAKE_SCALE`]).
 pub fn use_matched_sets(
     data_dir: &Path,
     kernels: &Path,
@@ -325,9 +327,28 @@ pub fn use_matched_sets(
                 ds.eval_set(count, seed, &policy)?,
             ));
         }
+        if size == 128 {
+            // Strong shake: the held-out recorded kernels at twice their size (≈ 49 px at
+            // 128²), whole-head framing — blur as strong as the independent set's, where the
+            // input is ≈ 22 dB rather than our families' 24–28.
+            let policy = EvalPolicy {
+                kernels: EvalKernels::HeldOutRecorded,
+                noise_sigma: USE_NOISE_SIGMA,
+                jpeg_quality: None,
+                framing: 1.0,
+                kernel_scale: STRONG_SHAKE_SCALE,
+            };
+            sets.push((
+                format!("FFHQ framing {size}², strong shake"),
+                ds.eval_set(count, seed, &policy)?,
+            ));
+        }
     }
     Ok(sets)
 }
+
+/// How much the use suite's strong-shake set enlarges the held-out recorded kernels.
+pub const STRONG_SHAKE_SCALE: f64 = 2.0;
 
 /// A Markdown table of the reports.
 pub fn markdown(reports: &[SetReport]) -> String {

@@ -58,6 +58,27 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
     };
     config.check()?;
     let mut trainer = Trainer::new(config.clone(), teacher, device);
+    if let Some(path) = config.init_weights.as_ref().filter(|_| !has_checkpoint) {
+        let loaded = weights::load(path, trainer.device())
+            .with_context(|| format!("loading init_weights {}", path.display()))?;
+        trainer.generator = loaded
+            .modules
+            .generator
+            .deepened(
+                &loaded.info.generator,
+                &config.generator_config(),
+                trainer.device(),
+            )
+            .with_context(|| format!("init_weights {}", path.display()))?;
+        if trainer.ema.is_some() {
+            trainer.ema = Some(trainer.generator.valid());
+        }
+        tracing::info!(
+            "starting from {} ({} steps trained)",
+            path.display(),
+            loaded.info.trained_steps
+        );
+    }
     if let Some(path) = config
         .dre_weights
         .as_ref()
@@ -100,6 +121,12 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
     opts.size = config.image_size;
     opts.crop = (config.crop > 0).then_some(config.crop);
     opts.min_source_scale = config.min_source_scale.unwrap_or(0.0);
+    if let Some(m) = config.shake_scale_max {
+        let d = &mut opts.degradation;
+        let largest = (d.synthetic_size_range.1 as f64 * m).round() as usize | 1;
+        d.synthetic_size_range.1 = largest;
+        d.recorded_scale_range = (1.0, m as f32);
+    }
     let sources = [FaceSource::CelebA, FaceSource::UtkFace];
     let train = Arc::new(FaceDataset::new(
         &config.data_dir,

@@ -117,6 +117,39 @@ impl Generator {
         }
     }
 
+    /// This trained generator (of configuration `from`) grown to the configuration `to`:
+    /// encoder, middle and decoder groups deepened with identity blocks
+    /// ([`ResGroup::deepened`]), so it computes exactly what it did and a new run can train
+    /// the added depth (`init_weights` in a training config). Every other setting of `to`
+    /// must equal `from`'s.
+    pub fn deepened(
+        self,
+        from: &GeneratorConfig,
+        to: &GeneratorConfig,
+        device: &Device,
+    ) -> anyhow::Result<Self> {
+        let same_but_depth = GeneratorConfig {
+            encoder_blocks: to.encoder_blocks,
+            middle_blocks: to.middle_blocks,
+            decoder_blocks: to.decoder_blocks,
+            ..from.clone()
+        };
+        anyhow::ensure!(
+            &same_but_depth == to,
+            "only the encoder, middle and decoder depths may grow: {from:?} cannot become {to:?}"
+        );
+        Ok(Self {
+            enc1: self.enc1.deepened(to.encoder_blocks, device)?,
+            enc2: self.enc2.deepened(to.encoder_blocks, device)?,
+            enc3: self.enc3.deepened(to.encoder_blocks, device)?,
+            middle: self.middle.deepened(to.middle_blocks, device)?,
+            dec3: self.dec3.deepened(to.decoder_blocks, device)?,
+            dec2: self.dec2.deepened(to.decoder_blocks, device)?,
+            dec1: self.dec1.deepened(to.decoder_blocks, device)?,
+            ..self
+        })
+    }
+
     /// The degradation representation encoder (DAFI models only).
     pub fn dre(&self) -> Option<&DegradationEncoder> {
         self.guidance.as_ref().and_then(PriorGuidance::dre)
@@ -127,6 +160,32 @@ impl Generator {
     pub fn with_dre(mut self, dre: DegradationEncoder) -> Self {
         self.guidance = self.guidance.map(|g| g.with_dre(dre));
         self
+    }
+}
+
+/// Moves every parameter off its initial value, so that the zero-initialised output conv
+/// does not hide what the rest computes (for tests).
+#[cfg(test)]
+struct Perturb;
+
+#[cfg(test)]
+impl burn::module::ModuleMapper for Perturb {
+    fn map_float<const D: usize>(
+        &mut self,
+        param: burn::module::Param<Tensor<D>>,
+    ) -> burn::module::Param<Tensor<D>> {
+        param.map(|t| {
+            let noise = t.random_like(burn::tensor::Distribution::Uniform(-0.05, 0.05));
+            t + noise
+        })
+    }
+}
+
+#[cfg(test)]
+impl Generator {
+    /// This generator with small random offsets on every parameter (see [`Perturb`]).
+    pub(crate) fn perturbed(self) -> Self {
+        self.map(&mut Perturb)
     }
 }
 

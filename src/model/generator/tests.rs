@@ -81,3 +81,49 @@ fn output_is_in_signed_unit_range() {
     let v: Vec<f32> = out.image.into_data().try_to_vec().unwrap();
     assert!(v.iter().all(|x| (-1.0..=1.0).contains(x)));
 }
+
+#[test]
+fn a_deepened_generator_computes_what_it_did_and_refuses_other_changes() {
+    let device = Device::flex();
+    let from = tiny();
+    let g = from.init(&device).perturbed();
+    let x = Tensor::<4>::random(
+        [1, 3, 16, 16],
+        burn::tensor::Distribution::Uniform(-0.9, 0.9),
+        &device,
+    );
+    let before = g.forward(x.clone()).image;
+    assert!(
+        before
+            .clone()
+            .sub(x.clone())
+            .abs()
+            .max()
+            .into_scalar::<f32>()
+            > 1e-3
+    );
+    let to = GeneratorConfig {
+        encoder_blocks: 2,
+        middle_blocks: 3,
+        decoder_blocks: 2,
+        ..from.clone()
+    };
+    let deep = g.clone().deepened(&from, &to, &device).unwrap();
+    let params = |g: &Generator| g.num_params();
+    assert!(params(&deep) > params(&g));
+    assert_eq!(params(&deep), to.init(&device).num_params());
+    let after = deep.forward(x).image;
+    let diff: f32 = (before - after).abs().max().into_scalar();
+    assert!(diff < 1e-6, "deepened output differs by {diff}");
+
+    let wider = GeneratorConfig {
+        channels: [8, 8, 8],
+        ..to.clone()
+    };
+    assert!(g.clone().deepened(&from, &wider, &device).is_err());
+    let shallower = GeneratorConfig {
+        middle_blocks: 0,
+        ..from.clone()
+    };
+    assert!(g.deepened(&from, &shallower, &device).is_err());
+}

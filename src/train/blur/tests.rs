@@ -266,6 +266,26 @@ fn recorded_kernels_load_and_split() {
             other => panic!("expected a recorded kernel, got {other:?}"),
         }
     }
+
+    // Enlarged recorded kernels: never smaller than recorded, up to the range's factor.
+    let cfg = DegradationConfig {
+        recorded_scale_range: (1.0, 2.0),
+        ..cfg
+    };
+    let mut enlarged = 0;
+    for _ in 0..100 {
+        let params = sample_degradation(&mut rng, &cfg);
+        let KernelSource::Recorded { index, .. } = params.source else {
+            panic!("expected a recorded kernel");
+        };
+        let (size, recorded) = (params.kernel_size(), rec.kernels[index].size);
+        assert!(
+            size >= recorded && size <= 2 * recorded + 1,
+            "{size} from {recorded}"
+        );
+        enlarged += usize::from(size > recorded + 2);
+    }
+    assert!(enlarged > 50, "only {enlarged} of 100 kernels enlarged");
 }
 
 #[test]
