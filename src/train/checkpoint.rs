@@ -54,6 +54,10 @@ pub struct LossPoint {
 pub struct RunState {
     /// Generator steps done.
     pub step: usize,
+    /// Steps the `init_weights` this run started from had been trained (0 for a run from a
+    /// random initialisation); exported weights count them in `trained_steps`.
+    #[serde(default)]
+    pub steps_before: usize,
     /// Seconds of training so far (all sessions).
     pub train_seconds: f64,
     /// Loss history.

@@ -73,6 +73,7 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
         if trainer.ema.is_some() {
             trainer.ema = Some(trainer.generator.valid());
         }
+        trainer.state.steps_before = loaded.info.trained_steps;
         tracing::info!(
             "starting from {} ({} steps trained)",
             path.display(),
@@ -293,12 +294,20 @@ pub fn export(trainer: &Trainer, path: &Path, config: &TrainConfig) -> Result<()
     let info = WeightsInfo {
         generator: config.generator_config(),
         teacher: config.teacher,
-        trained_steps: trainer.state.step,
+        trained_steps: trainer.state.steps_before + trainer.state.step,
         notes: format!(
-            "variant {:?}, {} steps (the last ones of batch {} on {}), CelebA+UTKFace \
+            "variant {:?}, {} steps{} (the last ones of batch {} on {}), CelebA+UTKFace \
              (research-only data), face-deblur train{}",
             config.variant,
-            trainer.state.step,
+            trainer.state.steps_before + trainer.state.step,
+            if trainer.state.steps_before > 0 {
+                format!(
+                    " ({} of them before this run, in its init_weights)",
+                    trainer.state.steps_before
+                )
+            } else {
+                String::new()
+            },
             config.batch_size,
             if config.crop > 0 && config.crop < config.image_size {
                 format!("{}px crops of {}px faces", config.crop, config.image_size)
