@@ -144,16 +144,11 @@ impl Restorer {
 
     /// Restore each face twice, as it is and mirrored left–right, and average the two results
     /// (a test-time ensemble: twice the compute, a little more detail and fewer artefacts —
-    /// `face-deblur eval --flip-ensemble` measures it). The inspector's maps come from the
-    /// unmirrored pass.
+    /// `face-deblur eval` with and without `--single-pass` measures it). The inspector's maps
+    /// come from the unmirrored pass.
     pub fn with_flip_ensemble(mut self, on: bool) -> Self {
         self.flip_ensemble = on;
         self
-    }
-
-    /// Whether faces are restored with the mirrored-pass ensemble.
-    pub fn is_flip_ensemble(&self) -> bool {
-        self.flip_ensemble
     }
 
     /// The generator on `x` (already in the compute dtype), averaged with its mirrored pass

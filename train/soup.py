@@ -2,7 +2,7 @@
    python3 train/soup.py A.safetensors B.safetensors OUT.safetensors W
 OUT = (1 - W) * A + W * B for every tensor; its metadata is B's, with `notes` saying what was
 averaged and `trained_steps` the larger of the two. Both files must hold the same tensors."""
-import json, struct, sys
+import json, os, struct, sys
 
 import numpy as np
 
@@ -37,8 +37,6 @@ def save(path, tensors, meta):
     text += b" " * ((8 - len(text) % 8) % 8)
     with open(path + ".tmp", "wb") as f:
         f.write(struct.pack("<Q", len(text)) + text + b"".join(chunks))
-    import os
-
     os.replace(path + ".tmp", path)
 
 

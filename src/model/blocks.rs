@@ -2,14 +2,13 @@
 //! the encoder groups of either block type and the spatial feature transforms (SFT, SSFT). The
 //! layers they share with the MMRB, the discriminator and the DRE are in [`super::layers`].
 
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Initializer, PaddingConfig2d};
+use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
-use super::layers::{ChannelAttention, LEAKY_SLOPE, conv1x1, conv3x3};
+use super::layers::{ChannelAttention, LEAKY_SLOPE, conv1x1, conv3x3, zero_conv3x3};
 use super::mmrb::{EncoderBlock, MmrbGroup};
 
 /// Residual block: conv3×3 → LeakyReLU(0.2) → conv3×3 → squeeze-excitation → + input.
@@ -35,10 +34,7 @@ impl ResBlock {
     /// nothing until training moves it (how [`ResGroup::deepened`] grows a trained network).
     pub fn identity(channels: usize, device: &Device) -> Self {
         Self {
-            conv2: Conv2dConfig::new([channels, channels], [3, 3])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .with_initializer(Initializer::Zeros)
-                .init(device),
+            conv2: zero_conv3x3(channels, channels, device),
             ..Self::new(channels, device)
         }
     }

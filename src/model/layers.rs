@@ -10,10 +10,21 @@ use burn::tensor::module::adaptive_avg_pool2d;
 /// Slope of every LeakyReLU in the generator.
 pub const LEAKY_SLOPE: f64 = 0.2;
 
-/// A 3×3 convolution with padding 1 (size-preserving).
-pub fn conv3x3(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
+/// The configuration of [`conv3x3`]: 3×3 with padding 1 (size-preserving).
+fn conv3x3_config(channels_in: usize, channels_out: usize) -> Conv2dConfig {
     Conv2dConfig::new([channels_in, channels_out], [3, 3])
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+}
+
+/// A 3×3 convolution with padding 1 (size-preserving).
+pub fn conv3x3(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
+    conv3x3_config(channels_in, channels_out).init(device)
+}
+
+/// A [`conv3x3`] whose weights and bias start at zero (it outputs zeros until trained).
+pub fn zero_conv3x3(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
+    conv3x3_config(channels_in, channels_out)
+        .with_initializer(burn::nn::Initializer::Zeros)
         .init(device)
 }
 

@@ -167,6 +167,14 @@ impl DegradationConfig {
             ..Self::training(recorded)
         }
     }
+
+    /// Longer camera shake: the largest synthetic kernel `factor` times as large (kept odd)
+    /// and every drawn recorded kernel enlarged by a random factor from 1 to `factor` (≥ 1).
+    pub fn lengthen_shake(&mut self, factor: f64) {
+        let largest = (self.synthetic_size_range.1 as f64 * factor).round() as usize | 1;
+        self.synthetic_size_range.1 = largest;
+        self.recorded_scale_range = (1.0, factor as f32);
+    }
 }
 
 /// Uniform draw from an inclusive `(lo, hi)` range (`lo` when the range is empty).

@@ -328,7 +328,7 @@ pub fn use_matched_sets(
             ));
         }
         if size == 128 {
-            // Strong shake: the held-out recorded kernels at twice their size (≈ 49 px at
+            // Strong shake: the held-out recorded kernels at twice their size (51–59 px at
             // 128²), whole-head framing — blur as strong as the independent set's, where the
             // input is ≈ 22 dB rather than our families' 24–28.
             let policy = EvalPolicy {

@@ -123,10 +123,7 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
     opts.crop = (config.crop > 0).then_some(config.crop);
     opts.min_source_scale = config.min_source_scale.unwrap_or(0.0);
     if let Some(m) = config.shake_scale_max {
-        let d = &mut opts.degradation;
-        let largest = (d.synthetic_size_range.1 as f64 * m).round() as usize | 1;
-        d.synthetic_size_range.1 = largest;
-        d.recorded_scale_range = (1.0, m as f32);
+        opts.degradation.lengthen_shake(m);
     }
     let sources = [FaceSource::CelebA, FaceSource::UtkFace];
     let train = Arc::new(FaceDataset::new(
