@@ -33,6 +33,14 @@ pub fn conv1x1(channels_in: usize, channels_out: usize, device: &Device) -> Conv
     Conv2dConfig::new([channels_in, channels_out], [1, 1]).init(device)
 }
 
+/// A 1×1 convolution initialised to zero (the generator's output conv: a fresh generator
+/// returns its input unchanged).
+pub fn zero_conv1x1(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([channels_in, channels_out], [1, 1])
+        .with_initializer(burn::nn::Initializer::Zeros)
+        .init(device)
+}
+
 /// A 4×4 stride-2 convolution with padding 1 (halves the spatial size).
 pub fn conv_down(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([channels_in, channels_out], [4, 4])

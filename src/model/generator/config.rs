@@ -8,11 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::Generator;
 use super::prior::{
     AddFusion, DafiFusion, PriorFusion, PriorGuidance, PriorStream, SftDafiFusion, SftFusion,
-    zero_conv1x1,
 };
 use crate::model::blocks::{EncoderGroup, ResGroup, Sft};
 use crate::model::dre::{Dafi, DegradationEncoder};
-use crate::model::layers::{conv_down, conv1x1, conv3x3};
+use crate::model::layers::{conv_down, conv1x1, conv3x3, zero_conv1x1};
 use crate::model::mmrb::{EncoderBlock, Mmrb};
 
 /// How an estimated prior P̂_i enters the decoder features D_i.

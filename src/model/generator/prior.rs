@@ -13,13 +13,6 @@ use crate::model::blocks::{ResGroup, Sft};
 use crate::model::dre::{Dafi, DegradationEncoder};
 use crate::model::layers::conv3x3;
 
-/// A 1×1 conv initialised to zero, so a fresh generator returns its input unchanged.
-pub(super) fn zero_conv1x1(channels_in: usize, channels_out: usize, device: &Device) -> Conv2d {
-    burn::nn::conv::Conv2dConfig::new([channels_in, channels_out], [1, 1])
-        .with_initializer(burn::nn::Initializer::Zeros)
-        .init(device)
-}
-
 /// The prior stream and the fusion of its estimates into the decoder: everything a generator
 /// has beyond the encoder-decoder of ablation B1.
 #[derive(Module, Debug)]
