@@ -17,7 +17,9 @@
 //! and `up` is a Catmull-Rom upscale to the crop's photo size. Where the network returns its
 //! input unchanged the photo is untouched at full resolution; where it sharpens, the added
 //! detail is carried over. Because resizing is linear, `up(restored − crop)` equals
-//! `up(restored) − up(crop)` (computed in f32, without 8-bit clipping).
+//! `up(restored) − up(crop)` (computed in f32, without 8-bit clipping). The `image` crate
+//! clamps `f32` images to [0, 1] when it resizes them, so the change (−255…255) is carried
+//! through the resize offset and scaled into that range ([`upscale_change`]).
 //!
 //! `mask` is 1 in the middle of the crop and falls to 0 at its edges with a raised-cosine ramp
 //! over `feather × side` pixels on each side (separable in x and y), so the transition is
@@ -54,23 +56,7 @@ pub fn paste_back(
         return Ok(());
     }
     let region = crop.face_in_photo;
-    let delta_crop = Rgb32FImage::from_fn(restored.width(), restored.height(), |x, y| {
-        let after = restored.get_pixel(x, y).0;
-        let before = crop.image.get_pixel(x, y).0;
-        image::Rgb(std::array::from_fn(|c| {
-            f32::from(after[c]) - f32::from(before[c])
-        }))
-    });
-    let delta_in_photo = if delta_crop.dimensions() == (region.width, region.height) {
-        delta_crop
-    } else {
-        image::imageops::resize(
-            &delta_crop,
-            region.width,
-            region.height,
-            FilterType::CatmullRom,
-        )
-    };
+    let delta_in_photo = upscale_change(&crop.image, restored, region.width, region.height);
 
     let mask_x = feather_ramp(region.width, crop.feather);
     let mask_y = feather_ramp(region.height, crop.feather);
@@ -97,6 +83,41 @@ pub fn paste_back(
         }
     }
     Ok(())
+}
+
+/// Half-width of the range the change is scaled into for resizing: a change of ±255 becomes
+/// 0.5 ± 0.25, leaving room for Catmull-Rom's overshoot (under 10 % of a step) inside [0, 1].
+const CHANGE_SPAN: f32 = 1024.0;
+
+/// `restored − before` (8-bit values, as f32) resized to `width × height` with Catmull-Rom.
+///
+/// `image::imageops::resize` clamps `f32` pixels to [0, 1] (the crate's nominal float range),
+/// which would cut every darkening to 0 and every brightening to at most 1/255. So the change
+/// is mapped to `0.5 + change / CHANGE_SPAN` before the resize and back after it; the mapping
+/// is affine, so the result equals the resized change.
+#[must_use]
+pub fn upscale_change(
+    before: &RgbImage,
+    restored: &RgbImage,
+    width: u32,
+    height: u32,
+) -> Rgb32FImage {
+    let encoded = Rgb32FImage::from_fn(restored.width(), restored.height(), |x, y| {
+        let after = restored.get_pixel(x, y).0;
+        let before = before.get_pixel(x, y).0;
+        image::Rgb(std::array::from_fn(|c| {
+            0.5 + (f32::from(after[c]) - f32::from(before[c])) / CHANGE_SPAN
+        }))
+    });
+    let mut resized = if encoded.dimensions() == (width, height) {
+        encoded
+    } else {
+        image::imageops::resize(&encoded, width, height, FilterType::CatmullRom)
+    };
+    for value in resized.iter_mut() {
+        *value = (*value - 0.5) * CHANGE_SPAN;
+    }
+    resized
 }
 
 /// Blending weight along one side of the crop: a raised-cosine ramp from 0 at the edge to 1
@@ -295,6 +316,58 @@ mod tests {
                 assert_eq!(pixel, rgba.get_pixel(x, y), "({x}, {y}) keeps 16 bits");
             }
         }
+    }
+
+    #[test]
+    fn upscaled_change_keeps_its_sign_and_size() {
+        // A crop restored 40 levels brighter in red and darker in green, pasted into a region
+        // twice its size: the change must arrive whole (image's f32 resize alone clamps it to
+        // [0, 1], i.e. +1 and 0).
+        let before = RgbImage::from_pixel(32, 32, image::Rgb([100, 100, 100]));
+        let after = RgbImage::from_pixel(32, 32, image::Rgb([140, 60, 100]));
+        let up = upscale_change(&before, &after, 64, 64);
+        assert_eq!(up.dimensions(), (64, 64));
+        for p in up.pixels() {
+            assert!((p[0] - 40.0).abs() < 1e-3, "{p:?}");
+            assert!((p[1] + 40.0).abs() < 1e-3, "{p:?}");
+            assert!(p[2].abs() < 1e-3, "{p:?}");
+        }
+        // Full ±255 steps survive Catmull-Rom's overshoot without clipping.
+        let edge = RgbImage::from_fn(8, 8, |x, _| image::Rgb([if x < 4 { 0 } else { 255 }; 3]));
+        let flat = RgbImage::from_fn(8, 8, |x, _| image::Rgb([if x < 4 { 255 } else { 0 }; 3]));
+        let up = upscale_change(&flat, &edge, 40, 40);
+        let (lo, hi) = up
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        assert!(lo < -255.0 && hi > 255.0, "overshoot kept: {lo} … {hi}");
+    }
+
+    #[test]
+    fn pasted_change_is_whole_when_the_crop_was_downscaled() {
+        let photo = RgbImage::from_pixel(120, 90, image::Rgb([100, 100, 100]));
+        let region = PhotoRect {
+            x: 30,
+            y: 10,
+            width: 64,
+            height: 64,
+        };
+        let crop = crop_region(&photo, region, 32, 0.125).unwrap();
+        let restored = RgbImage::from_pixel(32, 32, image::Rgb([140, 60, 100]));
+        let mut out = photo.clone();
+        paste_back(&mut out, &crop, &restored, 1.0).unwrap();
+        assert_eq!(
+            out.get_pixel(62, 42).0,
+            [140, 60, 100],
+            "centre gets the full change"
+        );
+        let mut half = photo.clone();
+        paste_back(&mut half, &crop, &restored, 0.5).unwrap();
+        assert_eq!(half.get_pixel(62, 42).0, [120, 80, 100]);
+        assert_eq!(
+            out.get_pixel(10, 10),
+            photo.get_pixel(10, 10),
+            "outside untouched"
+        );
     }
 
     #[test]
