@@ -113,6 +113,14 @@ pub fn run_eval(cmd: EvalCommand) -> Result<()> {
         let grid = out.join("real_grid.jpg");
         crate::train::real_grid::render(&restorer, &faces, &grid, 192)?;
         eprintln!("wrote {}", grid.display());
+        let photos: Vec<PathBuf> = crate::train::real_grid::PHOTO_GRID_PHOTOS
+            .iter()
+            .map(|p| data.join(p))
+            .collect();
+        let grid = out.join("photo_grid.jpg");
+        let detector = detector.as_ref().expect("the use suite has a detector");
+        crate::train::real_grid::render_photo_faces(&restorer, detector, &photos, &grid, 192)?;
+        eprintln!("wrote {}", grid.display());
     }
     crate::fsutil::write_atomic(
         &out.join("eval.json"),
