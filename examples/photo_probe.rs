@@ -13,8 +13,8 @@
 //! restore can change pixels), before and after.
 //!
 //! `FACE_DEBLUR_SHARED=../shared cargo run --release --example photo_probe -- [--scale S]
-//! [--grid OUT.jpg] [WEIGHTS]` — `--grid` writes sharp | blurred | restored of each face of the
-//! first kernel.
+//! [--grid OUT.jpg] [--photo PATH]... [WEIGHTS]` — `--grid` writes sharp | blurred | restored
+//! of each face of the first kernel; `--photo` (repeatable) probes those photos instead.
 
 use std::path::{Path, PathBuf};
 
@@ -97,6 +97,15 @@ fn main() -> Result<()> {
     };
     let scale: f64 = take("--scale").map_or(Ok(2.0), |s| s.parse())?;
     let grid_out = take("--grid");
+    let mut chosen = Vec::new();
+    while let Some(path) = take("--photo") {
+        chosen.push(PathBuf::from(path));
+    }
+    let photos = if chosen.is_empty() {
+        photos(&shared)?
+    } else {
+        chosen
+    };
     let device = Device::flex();
     let restorer = match args.first() {
         Some(path) => Restorer::load(path.as_ref(), &device)?,
@@ -108,7 +117,7 @@ fn main() -> Result<()> {
     let held_out = recorded.indices_with_role(KernelRole::Test);
     let mut grid_rows: Vec<[RgbImage; 3]> = Vec::new();
     let (mut total_before, mut total_after, mut total_n, mut faces) = (0.0, 0.0, 0usize, 0);
-    for (p, path) in photos(&shared)?.iter().enumerate() {
+    for (p, path) in photos.iter().enumerate() {
         let img = image::ImageReader::open(path)?.decode()?;
         let img = {
             let mut img = img;
