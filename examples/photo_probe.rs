@@ -59,7 +59,10 @@ fn sq_err(a: &RgbImage, b: &RgbImage, x0: i64, y0: i64, side: u32) -> (f64, usiz
     let (mut sum, mut n) = (0.0, 0);
     for y in y0.max(0)..(y0 + i64::from(side)).min(i64::from(a.height())) {
         for x in x0.max(0)..(x0 + i64::from(side)).min(i64::from(a.width())) {
-            let (p, q) = (a.get_pixel(x as u32, y as u32), b.get_pixel(x as u32, y as u32));
+            let (p, q) = (
+                a.get_pixel(x as u32, y as u32),
+                b.get_pixel(x as u32, y as u32),
+            );
             for c in 0..3 {
                 let d = f64::from(p[c]) - f64::from(q[c]);
                 sum += d * d;
