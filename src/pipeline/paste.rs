@@ -217,15 +217,20 @@ mod tests {
         })
     }
 
-    fn setup() -> (RgbImage, FaceCrop, RgbImage) {
-        let photo = noisy(120, 90);
+    /// The 64² region at (30, 10) of `photo`, cropped to 32² (downscaled 2×).
+    fn crop_64_at_30_10(photo: &RgbImage) -> FaceCrop {
         let region = PhotoRect {
             x: 30,
             y: 10,
             width: 64,
             height: 64,
         };
-        let crop = crop_region(&photo, region, 32, 0.125).unwrap();
+        crop_region(photo, region, 32, 0.125).unwrap()
+    }
+
+    fn setup() -> (RgbImage, FaceCrop, RgbImage) {
+        let photo = noisy(120, 90);
+        let crop = crop_64_at_30_10(&photo);
         let restored = RgbImage::from_fn(32, 32, |x, y| {
             let p = crop.image.get_pixel(x, y).0;
             image::Rgb([p[0].saturating_add(40), p[1].saturating_sub(40), p[2]])
@@ -345,13 +350,7 @@ mod tests {
     #[test]
     fn pasted_change_is_whole_when_the_crop_was_downscaled() {
         let photo = RgbImage::from_pixel(120, 90, image::Rgb([100, 100, 100]));
-        let region = PhotoRect {
-            x: 30,
-            y: 10,
-            width: 64,
-            height: 64,
-        };
-        let crop = crop_region(&photo, region, 32, 0.125).unwrap();
+        let crop = crop_64_at_30_10(&photo);
         let restored = RgbImage::from_pixel(32, 32, image::Rgb([140, 60, 100]));
         let mut out = photo.clone();
         paste_back(&mut out, &crop, &restored, 1.0).unwrap();
