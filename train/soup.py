@@ -1,7 +1,11 @@
 """Average two exported weight files of the same generator (a "model soup"; dev tool, numpy):
-   python3 train/soup.py A.safetensors B.safetensors OUT.safetensors W
+   python3 train/soup.py [--grow] A.safetensors B.safetensors OUT.safetensors W
 OUT = (1 - W) * A + W * B for every tensor; its metadata is B's, with `notes` saying what was
-averaged and `trained_steps` the larger of the two. Both files must hold the same tensors."""
+averaged and `trained_steps` the larger of the two. Both files must hold the same tensors.
+With --grow, A may be a shallower generator that B was grown from (`Generator::deepened`): A is
+first grown the same way, each residual block B has and A lacks becoming an identity block —
+B's conv1 and attention, a zero conv2 (`ResBlock::identity`) — so the average keeps B's added
+blocks at W times their strength."""
 import json, os, struct, sys
 
 import numpy as np
@@ -40,9 +44,20 @@ def save(path, tensors, meta):
     os.replace(path + ".tmp", path)
 
 
-a, meta_a = load(sys.argv[1])
-b, meta_b = load(sys.argv[2])
-w = float(sys.argv[4])
+args = sys.argv[1:]
+grow = "--grow" in args
+if grow:
+    args.remove("--grow")
+a, meta_a = load(args[0])
+b, meta_b = load(args[1])
+w = float(args[3])
+if grow:
+    added = set(b) - set(a)
+    if set(a) - set(b) or not all(".blocks." in k for k in added):
+        sys.exit("--grow: B must hold every tensor of A plus residual blocks only")
+    for k in added:
+        a[k] = np.zeros_like(b[k]) if ".conv2." in k else b[k]
+    meta_a = dict(meta_a, generator_config=meta_b.get("generator_config"))
 if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in a):
     sys.exit("the two files hold different tensors")
 if meta_a.get("generator_config") != meta_b.get("generator_config"):
@@ -53,5 +68,5 @@ meta["notes"] = (
     f"average of two runs' weights, {1 - w:g} x [{meta_a.get('notes', '')}] + "
     f"{w:g} x [{meta_b.get('notes', '')}]"
 )
-save(sys.argv[3], {k: (1 - w) * a[k] + w * b[k] for k in a}, meta)
-print(f"wrote {sys.argv[3]}")
+save(args[2], {k: (1 - w) * a[k] + w * b[k] for k in a}, meta)
+print(f"wrote {args[2]}")
