@@ -98,6 +98,9 @@ pub struct DegradationConfig {
     /// Smallest and largest factor a drawn recorded kernel is enlarged by (drawn uniformly;
     /// `(1, 1)` keeps them as recorded, without an extra random draw).
     pub recorded_scale_range: (f32, f32),
+    /// Turn each drawn recorded kernel by a random one of the square's 8 symmetries
+    /// ([`Kernel::turned`]): 8× the recorded shapes (off: as recorded, no extra draw).
+    pub recorded_turns: bool,
     /// Share of samples blurred with a defocus disk.
     pub defocus_share: f32,
     /// Smallest and largest defocus radius in pixels (drawn uniformly).
@@ -134,6 +137,7 @@ impl DegradationConfig {
             recorded,
             recorded_allowed,
             recorded_scale_range: (1.0, 1.0),
+            recorded_turns: false,
             defocus_share: 0.0,
             defocus_radius_range: (1.0, 1.0),
             gaussian_share: 0.0,
@@ -245,6 +249,11 @@ pub fn sample_degradation<R: Rng + ?Sized>(
             rec.kernels[index].upscaled(f64::from(factor))
         } else {
             rec.kernels[index].clone()
+        };
+        let kernel = if cfg.recorded_turns {
+            kernel.turned(rng.random_range(0..8))
+        } else {
+            kernel
         };
         (KernelSource::Recorded { index, name }, Some(kernel))
     } else if u < defocus_end {

@@ -146,6 +146,11 @@ pub struct TrainConfig {
     /// stops at 41). None = the mix as it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shake_scale_max: Option<f64>,
+    /// Turn each recorded training kernel by a random one of the square's 8 symmetries
+    /// (rotations by 90° and mirrors): camera shake points any way, and the 25 recorded
+    /// training kernels each point one way. Off = as recorded.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub recorded_turns: bool,
 }
 
 impl Default for TrainConfig {
@@ -190,6 +195,7 @@ impl TrainConfig {
             min_source_scale: None,
             init_weights: None,
             shake_scale_max: None,
+            recorded_turns: false,
         }
     }
 

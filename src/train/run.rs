@@ -125,6 +125,7 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
     if let Some(m) = config.shake_scale_max {
         opts.degradation.lengthen_shake(m);
     }
+    opts.degradation.recorded_turns = config.recorded_turns;
     let sources = [FaceSource::CelebA, FaceSource::UtkFace];
     let train = Arc::new(FaceDataset::new(
         &config.data_dir,

@@ -57,6 +57,29 @@ impl Kernel {
         Self::normalised(size, data)
     }
 
+    /// One of the 8 symmetries of the square applied to the kernel: `turn` bit 2 transposes,
+    /// bit 0 mirrors left–right, bit 1 top–bottom (0 = unchanged). Camera shake can point any
+    /// way, so each is as plausible as the recorded one; the centre pixel stays the centre.
+    pub fn turned(&self, turn: u8) -> Self {
+        let n = self.size;
+        let data = (0..n * n)
+            .map(|idx| {
+                let (mut y, mut x) = (idx / n, idx % n);
+                if turn & 1 != 0 {
+                    x = n - 1 - x;
+                }
+                if turn & 2 != 0 {
+                    y = n - 1 - y;
+                }
+                if turn & 4 != 0 {
+                    (y, x) = (x, y);
+                }
+                self.data[y * n + x]
+            })
+            .collect();
+        Self { size: n, data }
+    }
+
     /// A kernel of odd side `size` with `data` scaled to sum 1.
     pub(crate) fn normalised(size: usize, mut data: Vec<f32>) -> Self {
         let total: f32 = data.iter().sum();

@@ -296,3 +296,29 @@ fn missing_kernel_file_error_names_the_file() {
         "{err:#}"
     );
 }
+
+#[test]
+fn turned_kernels_are_the_eight_symmetries() {
+    // An asymmetric 3×3 kernel: every turn gives a different kernel with the same weights.
+    let k = Kernel {
+        size: 3,
+        data: vec![0.5, 0.2, 0.0, 0.0, 0.2, 0.0, 0.0, 0.0, 0.1],
+    };
+    let turns: Vec<Kernel> = (0..8).map(|t| k.turned(t)).collect();
+    assert_eq!(turns[0], k);
+    for (i, a) in turns.iter().enumerate() {
+        assert_eq!(a.data[4], 0.2, "turn {i} keeps the centre");
+        assert!((a.sum() - k.sum()).abs() < 1e-6);
+        for b in &turns[i + 1..] {
+            assert_ne!(a, b, "turn {i} repeats another");
+        }
+    }
+    // Mirror left–right moves the top-left weight to the top-right; transposing swaps (0,1)
+    // with (1,0).
+    assert_eq!(turns[1].data[2], 0.5);
+    assert_eq!(turns[4].data[3], 0.2);
+    // Each turn undone by itself (mirrors) or by its inverse: turning twice by a mirror is
+    // the identity.
+    assert_eq!(k.turned(1).turned(1), k);
+    assert_eq!(k.turned(2).turned(2), k);
+}
