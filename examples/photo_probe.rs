@@ -21,10 +21,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use burn::prelude::*;
 use face_deblur::inference::Restorer;
-use face_deblur::pipeline::{DetectorConfig, FaceDetector, decode_photo};
+use face_deblur::pipeline::{DetectorConfig, FaceDetector, Photo, load_photo};
 use face_deblur::restore::restore_photo;
 use face_deblur::train::blur::{KernelRole, RecordedKernels, blur_rgb, standard_normal};
 use face_deblur::train::data::recorded_kernels_path;
+use face_deblur::train::real_grid::{self, region_of};
+use face_deblur::train::report::{rgb_to_unit_chw, unit_chw_to_rgb_wh};
 use face_deblur::weights;
 use image::RgbImage;
 use image::imageops::FilterType;
@@ -32,27 +34,6 @@ use rand::SeedableRng;
 
 const MAX_SIDE: u32 = 1200;
 const NOISE_SIGMA: f32 = 2.0 / 255.0;
-
-fn to_chw(img: &RgbImage) -> Vec<f32> {
-    let n = (img.width() * img.height()) as usize;
-    let mut out = vec![0.0; 3 * n];
-    for (i, p) in img.pixels().enumerate() {
-        for c in 0..3 {
-            out[c * n + i] = f32::from(p.0[c]) / 255.0;
-        }
-    }
-    out
-}
-
-fn to_rgb(chw: &[f32], w: u32, h: u32) -> RgbImage {
-    let n = (w * h) as usize;
-    RgbImage::from_fn(w, h, |x, y| {
-        let i = (y * w + x) as usize;
-        image::Rgb(std::array::from_fn(|c| {
-            (chw[c * n + i].clamp(0.0, 1.0) * 255.0).round() as u8
-        }))
-    })
-}
 
 /// Sum of squared 8-bit differences over the part of a square region inside the photo.
 fn sq_err(a: &RgbImage, b: &RgbImage, x0: i64, y0: i64, side: u32) -> (f64, usize) {
@@ -118,27 +99,18 @@ fn main() -> Result<()> {
     let detector = FaceDetector::new(DetectorConfig::default())?;
     let recorded = RecordedKernels::load(&recorded_kernels_path(&shared.join("data")))?;
     let held_out = recorded.indices_with_role(KernelRole::Test);
-    let mut grid_rows: Vec<[RgbImage; 3]> = Vec::new();
+    let mut grid_rows: Vec<Vec<RgbImage>> = Vec::new();
     let (mut total_before, mut total_after, mut total_n, mut faces) = (0.0, 0.0, 0usize, 0);
     for (p, path) in photos.iter().enumerate() {
-        let img = image::ImageReader::open(path)?.decode()?;
-        let img = {
-            let mut img = img;
-            if let Ok(mut decoder) = image::ImageReader::open(path)?.into_decoder() {
-                use image::ImageDecoder;
-                if let Ok(o) = decoder.orientation() {
-                    img.apply_orientation(o);
-                }
-            }
-            img.to_rgb8()
-        };
+        // Upright, as `restore` reads it (EXIF orientation applied).
+        let img = load_photo(path)?.rgb_u8;
         let factor = (f64::from(MAX_SIDE) / f64::from(img.width().max(img.height()))).min(1.0);
         let (w, h) = (
             (f64::from(img.width()) * factor).round() as u32,
             (f64::from(img.height()) * factor).round() as u32,
         );
         let sharp = image::imageops::resize(&img, w, h, FilterType::Lanczos3);
-        let sharp_chw = to_chw(&sharp);
+        let sharp_chw = rgb_to_unit_chw(&sharp);
         let (mut before, mut after, mut n) = (0.0, 0.0, 0usize);
         for (j, &k) in [0usize, 3, 6, 9].iter().enumerate() {
             let kernel = recorded.kernels[held_out[k % held_out.len()]].upscaled(scale);
@@ -147,10 +119,8 @@ fn main() -> Result<()> {
             for v in &mut blurred {
                 *v += NOISE_SIGMA * standard_normal(&mut rng) as f32;
             }
-            let blurred = to_rgb(&blurred, w, h);
-            let mut png = Vec::new();
-            blurred.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
-            let photo = decode_photo(Path::new("blurred.png"), &png)?;
+            let blurred = unit_chw_to_rgb_wh(&blurred, w, h);
+            let photo = Photo::from_rgb("blurred.png", blurred.clone());
             let Ok(result) = restore_photo(&restorer, &photo, Some(&detector), false, 1.0) else {
                 println!("{}: kernel {k}: no face found", path.display());
                 continue;
@@ -164,13 +134,11 @@ fn main() -> Result<()> {
                 n += nb;
                 faces += 1;
                 if j == 0 && grid_out.is_some() {
-                    let cut = |i: &RgbImage| {
-                        let x = r.x.clamp(0, i64::from(w) - 1) as u32;
-                        let y = r.y.clamp(0, i64::from(h) - 1) as u32;
-                        image::imageops::crop_imm(i, x, y, r.width.min(w - x), r.height.min(h - y))
-                            .to_image()
-                    };
-                    grid_rows.push([cut(&sharp), cut(&blurred), cut(&result.image)]);
+                    grid_rows.push(vec![
+                        region_of(&sharp, r),
+                        region_of(&blurred, r),
+                        region_of(&result.image, r),
+                    ]);
                 }
             }
         }
@@ -193,20 +161,7 @@ fn main() -> Result<()> {
         psnr(total_after, total_n) - psnr(total_before, total_n)
     );
     if let Some(out) = grid_out {
-        let tile = 320u32;
-        let mut grid = RgbImage::from_pixel(
-            3 * tile + 16,
-            grid_rows.len() as u32 * (tile + 4) + 4,
-            image::Rgb([255, 255, 255]),
-        );
-        for (row, images) in grid_rows.iter().enumerate() {
-            for (col, img) in images.iter().enumerate() {
-                let small = image::imageops::resize(img, tile, tile, FilterType::Lanczos3);
-                let (x, y) = (4 + col as u32 * (tile + 4), 4 + row as u32 * (tile + 4));
-                image::imageops::replace(&mut grid, &small, i64::from(x), i64::from(y));
-            }
-        }
-        grid.save(&out)?;
+        real_grid::write_rows(&grid_rows, 320, out.as_ref())?;
         println!("wrote {out}");
     }
     Ok(())

@@ -23,25 +23,13 @@ use face_deblur::train::blur::{
 };
 use face_deblur::train::data::recorded_kernels_path;
 use face_deblur::train::metrics::psnr;
-use face_deblur::train::report::unit_chw_to_rgb;
+use face_deblur::train::report::{rgb_to_unit_chw, unit_chw_to_rgb};
 use face_deblur::weights;
-use image::RgbImage;
 use image::imageops::FilterType;
 use rand::SeedableRng;
 
 const SIZE: u32 = 128;
 const NOISE_SIGMA: f32 = 2.0 / 255.0;
-
-fn chw_unit(img: &RgbImage) -> Vec<f32> {
-    let n = (img.width() * img.height()) as usize;
-    let mut out = vec![0.0; 3 * n];
-    for (i, p) in img.pixels().enumerate() {
-        for c in 0..3 {
-            out[c * n + i] = p.0[c] as f32 / 255.0;
-        }
-    }
-    out
-}
 
 /// The aligned faces of the probe, sorted: 512² crops of the shared real-photo folders (1×1
 /// placeholders skipped) and the bundled faces.
@@ -84,7 +72,7 @@ fn main() -> Result<()> {
             let face = image::open(path)
                 .with_context(|| format!("reading {}", path.display()))?
                 .to_rgb8();
-            Ok(chw_unit(&image::imageops::resize(
+            Ok(rgb_to_unit_chw(&image::imageops::resize(
                 &face,
                 SIZE,
                 SIZE,
@@ -136,8 +124,8 @@ fn probe(
                 *v += NOISE_SIGMA * standard_normal(&mut rng) as f32;
             }
             let blurred_img = unit_chw_to_rgb(&blurred, SIZE as usize);
-            let blurred = chw_unit(&blurred_img);
-            let restored = chw_unit(&restorer.restore(&blurred_img).image);
+            let blurred = rgb_to_unit_chw(&blurred_img);
+            let restored = rgb_to_unit_chw(&restorer.restore(&blurred_img).image);
             before += psnr(&blurred, sharp, 3, SIZE as usize, SIZE as usize);
             after += psnr(&restored, sharp, 3, SIZE as usize, SIZE as usize);
             count += 1;

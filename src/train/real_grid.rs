@@ -10,7 +10,7 @@ use image::imageops::FilterType;
 use image::{Rgb, RgbImage};
 
 use crate::inference::Restorer;
-use crate::pipeline::{FaceDetector, load_photo};
+use crate::pipeline::{FaceDetector, PhotoRect, load_photo};
 use crate::restore::restore_photo;
 
 /// The fixed real faces of the grid, relative to the data root: permissively licensed inputs
@@ -30,14 +30,14 @@ pub const REAL_GRID_FACES: [&str; 8] = [
 /// Restores each aligned face crop as the CLI's `--aligned` mode does and writes a grid with
 /// one row per face (input | restored, `tile` px each) to `out` (format from its extension).
 pub fn render(restorer: &Restorer, faces: &[PathBuf], out: &Path, tile: u32) -> Result<()> {
-    let mut grid = blank_grid(faces.len(), tile);
-    for (row, path) in faces.iter().enumerate() {
+    let mut rows = Vec::with_capacity(faces.len());
+    for path in faces {
         let photo = load_photo(path).with_context(|| format!("reading {}", path.display()))?;
         let result = restore_photo(restorer, &photo, None, true, 1.0)
             .with_context(|| format!("restoring {}", path.display()))?;
-        place_row(&mut grid, row, tile, [&photo.rgb_u8, &result.image]);
+        rows.push(vec![photo.rgb_u8, result.image]);
     }
-    write_grid(&grid, out)
+    write_rows(&rows, tile, out)
 }
 
 /// Whole photos whose faces [`render_photo_faces`] shows, relative to the data root: GFPGAN
@@ -62,48 +62,44 @@ pub fn render_photo_faces(
             .with_context(|| format!("restoring {}", path.display()))?;
         for face in &result.faces {
             let r = face.crop.face_in_photo;
-            let cut = |img: &RgbImage| {
-                // The crop may reach past the photo's edge: clamp to the photo.
-                let x = r.x.clamp(0, i64::from(img.width()) - 1) as u32;
-                let y = r.y.clamp(0, i64::from(img.height()) - 1) as u32;
-                let w = r.width.min(img.width() - x);
-                let h = r.height.min(img.height() - y);
-                image::imageops::crop_imm(img, x, y, w, h).to_image()
-            };
-            rows.push([cut(&photo.rgb_u8), cut(&result.image)]);
+            rows.push(vec![
+                region_of(&photo.rgb_u8, r),
+                region_of(&result.image, r),
+            ]);
         }
     }
-    let mut grid = blank_grid(rows.len(), tile);
-    for (row, [before, after]) in rows.iter().enumerate() {
-        place_row(&mut grid, row, tile, [before, after]);
-    }
-    write_grid(&grid, out)
+    write_rows(&rows, tile, out)
+}
+
+/// The part of `r` that lies inside `img` (a face's crop square may reach past the edge).
+pub fn region_of(img: &RgbImage, r: PhotoRect) -> RgbImage {
+    let x = r.x.clamp(0, i64::from(img.width()) - 1) as u32;
+    let y = r.y.clamp(0, i64::from(img.height()) - 1) as u32;
+    let w = r.width.min(img.width() - x);
+    let h = r.height.min(img.height() - y);
+    image::imageops::crop_imm(img, x, y, w, h).to_image()
 }
 
 /// White space between the tiles of a grid, px.
 const GAP: u32 = 4;
 
-/// A white grid for `rows` rows of two `tile`-px squares.
-fn blank_grid(rows: usize, tile: u32) -> RgbImage {
-    RgbImage::from_pixel(
-        2 * tile + 3 * GAP,
-        rows as u32 * (tile + GAP) + GAP,
+/// Writes a grid with one row per entry of `rows`, each image scaled to a `tile`-px square,
+/// atomically to `out` (PNG or JPEG by its extension).
+pub fn write_rows(rows: &[Vec<RgbImage>], tile: u32, out: &Path) -> Result<()> {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
+    let mut grid = RgbImage::from_pixel(
+        cols * tile + (cols + 1) * GAP,
+        rows.len() as u32 * (tile + GAP) + GAP,
         Rgb([255, 255, 255]),
-    )
-}
-
-/// Puts `images` (before, after) side by side as row `row` of a grid of `tile`-px squares.
-fn place_row(grid: &mut RgbImage, row: usize, tile: u32, images: [&RgbImage; 2]) {
-    for (col, img) in images.into_iter().enumerate() {
-        let small = image::imageops::resize(img, tile, tile, FilterType::Lanczos3);
-        let x = GAP + col as u32 * (tile + GAP);
-        let y = GAP + row as u32 * (tile + GAP);
-        image::imageops::replace(grid, &small, i64::from(x), i64::from(y));
+    );
+    for (row, images) in rows.iter().enumerate() {
+        for (col, img) in images.iter().enumerate() {
+            let small = image::imageops::resize(img, tile, tile, FilterType::Lanczos3);
+            let x = GAP + col as u32 * (tile + GAP);
+            let y = GAP + row as u32 * (tile + GAP);
+            image::imageops::replace(&mut grid, &small, i64::from(x), i64::from(y));
+        }
     }
-}
-
-/// Writes a grid atomically, PNG or JPEG by `out`'s extension.
-fn write_grid(grid: &RgbImage, out: &Path) -> Result<()> {
     let format = if out
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("png"))

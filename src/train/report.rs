@@ -8,14 +8,31 @@ use image::{Rgb, RgbImage};
 use super::checkpoint::RunState;
 use super::font::draw_text;
 
-/// CHW [0, 1] → RGB8.
+/// CHW [0, 1] → RGB8, square `size × size`.
 pub fn unit_chw_to_rgb(chw: &[f32], size: usize) -> RgbImage {
-    let plane = size * size;
-    RgbImage::from_fn(size as u32, size as u32, |x, y| {
-        let i = y as usize * size + x as usize;
+    unit_chw_to_rgb_wh(chw, size as u32, size as u32)
+}
+
+/// CHW [0, 1] → RGB8 of `width × height` (values clamped to [0, 1], rounded).
+pub fn unit_chw_to_rgb_wh(chw: &[f32], width: u32, height: u32) -> RgbImage {
+    let plane = (width * height) as usize;
+    RgbImage::from_fn(width, height, |x, y| {
+        let i = (y * width + x) as usize;
         let v = |c: usize| (chw[c * plane + i].clamp(0.0, 1.0) * 255.0).round() as u8;
         Rgb([v(0), v(1), v(2)])
     })
+}
+
+/// RGB8 → CHW in [0, 1] (the inverse of [`unit_chw_to_rgb_wh`] on 8-bit values).
+pub fn rgb_to_unit_chw(img: &RgbImage) -> Vec<f32> {
+    let plane = (img.width() * img.height()) as usize;
+    let mut out = vec![0.0; 3 * plane];
+    for (i, p) in img.pixels().enumerate() {
+        for c in 0..3 {
+            out[c * plane + i] = f32::from(p.0[c]) / 255.0;
+        }
+    }
+    out
 }
 
 /// A grid with one row per face: blurred | restored | sharp (CHW [0, 1] images of `size`²).
