@@ -1,8 +1,8 @@
 //! Compute devices: the backend choice, the hardware-adapter check and the device pick
 //! (wgpu on a hardware GPU, else the flex CPU backend).
 
+use burn::backend::wgpu::wgpu;
 use burn::prelude::*;
-use eframe::wgpu;
 
 /// Which compute backend to use.
 #[derive(
@@ -81,6 +81,11 @@ pub fn hardware_gpu() -> Option<(burn::tensor::DeviceKind, String)> {
     None
 }
 
+/// Environment variable that lets `--backend gpu|auto` use a software adapter (lavapipe, WARP)
+/// when there is no hardware GPU: only to test the GPU code path on a machine without one
+/// (`train/gpu/test_lavapipe.sh`); a software adapter is far slower than the CPU backend.
+pub const SOFTWARE_GPU_VAR: &str = "FACE_DEBLUR_SOFTWARE_GPU";
+
 /// Pick the device for `choice`.
 pub fn select_device(choice: BackendChoice) -> ComputeDevice {
     let cpu = |notice: Option<String>| ComputeDevice {
@@ -95,6 +100,12 @@ pub fn select_device(choice: BackendChoice) -> ComputeDevice {
             Some((kind, description)) => ComputeDevice {
                 device: Device::wgpu(kind),
                 description,
+                is_gpu: true,
+                notice: None,
+            },
+            None if std::env::var_os(SOFTWARE_GPU_VAR).is_some_and(|v| v == "1") => ComputeDevice {
+                device: Device::wgpu(burn::tensor::DeviceKind::DefaultDevice),
+                description: format!("GPU: the default wgpu adapter ({SOFTWARE_GPU_VAR}=1)"),
                 is_gpu: true,
                 notice: None,
             },

@@ -1,6 +1,7 @@
 //! face-deblur: restore blurred faces in photos with DFPGnet
 //! ("Deep Feature Prior Guided Face Deblurring", Jung, Lee & Heo, WACV 2022) on Burn.
 
+#[cfg(feature = "app")]
 pub mod app;
 pub mod cli;
 pub mod convert;

@@ -58,6 +58,7 @@ enum Command {
     /// Evaluate weights on blurred test faces (PSNR, SSIM, identity, LPIPS-like).
     Eval(cli::eval::EvalCommand),
     /// Open the desktop app (also what `face-deblur` with no subcommand does).
+    #[cfg(feature = "app")]
     Gui {
         /// Photo to open.
         image: Option<PathBuf>,
@@ -115,6 +116,7 @@ fn main() -> ExitCode {
         Some(Command::Eval(cmd)) => cli::eval::run_eval(cmd),
         Some(Command::Train(cmd)) => cli::train::run_train(cmd),
         Some(Command::TrainDre(cmd)) => cli::train::run_train_dre(cmd),
+        #[cfg(feature = "app")]
         Some(Command::Gui {
             image,
             screenshot,
@@ -129,7 +131,13 @@ fn main() -> ExitCode {
             teacher_dir: teacher_weights,
             ..Default::default()
         }),
+        #[cfg(feature = "app")]
         None => face_deblur::app::run_app(face_deblur::app::AppOptions::default()),
+        #[cfg(not(feature = "app"))]
+        None => Err(anyhow::anyhow!(
+            "this build has no desktop app (built without the `app` feature): \
+             give a command, e.g. `face-deblur --help`"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

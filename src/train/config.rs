@@ -303,6 +303,15 @@ impl TrainConfig {
                 "min_source_scale must be a non-negative number, not {m}"
             );
         }
+        if self.data == DataMix::Photo {
+            // Its validation set is 6 equal parts (3 blur families × 2 framings).
+            anyhow::ensure!(
+                self.validation_faces >= 6,
+                "validation_faces must be at least 6 with the photo data mix (one per blur \
+                 family and framing), not {}",
+                self.validation_faces
+            );
+        }
         let fusion = self.generator.fusion;
         if fusion.uses_dre() {
             anyhow::ensure!(

@@ -24,6 +24,18 @@ fn cosine_schedule_warms_up_peaks_and_decays_to_the_floor() {
 }
 
 #[test]
+fn photo_mix_needs_a_validation_face_per_part() {
+    let config = |validation_faces| TrainConfig {
+        data: DataMix::Photo,
+        validation_faces,
+        ..TrainConfig::compact_default()
+    };
+    let err = config(5).check().unwrap_err().to_string();
+    assert!(err.contains("validation_faces"), "{err}");
+    config(6).check().unwrap();
+}
+
+#[test]
 fn old_configs_without_the_new_fields_still_load() {
     let mut value = serde_json::to_value(TrainConfig::compact_default()).unwrap();
     let map = value.as_object_mut().unwrap();
@@ -104,7 +116,7 @@ fn switches_that_contradict_the_variant_or_teacher_are_refused() {
 fn committed_configs() -> Vec<(PathBuf, bool)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("train");
     let mut files = Vec::new();
-    for dir in ["", "ablation", "compare"] {
+    for dir in ["", "ablation", "compare", "gpu"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "json") {
