@@ -49,7 +49,8 @@ fi
 # carried .gpu/ (and .gl/ with the Vulkan loader, if made).
 sizes() { git ls-files -co --exclude-standard -z | xargs -0 -r stat -c %s 2>/dev/null || true; }
 tree=$(sizes | awk '{ s += $1 } END { print s + 0 }')
-carry=$(du -cb "$bundle" .gl 2>/dev/null | tail -1 | cut -f1)
+carried=("$bundle"); [ -d .gl ] && carried+=(.gl)
+carry=$(du -cb "${carried[@]}" | tail -1 | cut -f1)
 ls -l "$bundle"
 awk -v t="$tree" -v c="$carry" 'BEGIN {
   printf "tree %.1f MiB + carried %.1f MiB = %.1f MiB (the device tool takes 64 MiB)\n", t / 2^20, c / 2^20, (t + c) / 2^20
