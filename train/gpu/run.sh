@@ -33,10 +33,8 @@ bin=/tmp/face-deblur-headless
 unxz_to "$bundle/face-deblur.xz" "$bin"
 chmod +x "$bin"
 "$bin" --version | head -1
-if [ ! -d /tmp/gpu-data ]; then
-  mkdir -p /tmp/gpu-data
-  tar -C /tmp/gpu-data -xf "$bundle/data.tar"
-fi
+rm -rf /tmp/gpu-data && mkdir -p /tmp/gpu-data
+tar -C /tmp/gpu-data -xf "$bundle/data.tar"
 
 run=/tmp/gpu-run
 mkdir -p "$run"
