@@ -50,6 +50,17 @@ pub enum DataMix {
     Photo,
 }
 
+impl DataMix {
+    /// Equal parts of its validation set: 1 for the training mix, 6 for the photo mix (3 blur
+    /// families × 2 framings); each part holds `validation_faces / parts` faces.
+    pub fn validation_parts(self) -> usize {
+        match self {
+            DataMix::Training => 1,
+            DataMix::Photo => 6,
+        }
+    }
+}
+
 /// Everything a training run needs; `face-deblur train --config FILE` reads it
 /// ([`TrainConfig::load`]).
 ///
@@ -303,15 +314,14 @@ impl TrainConfig {
                 "min_source_scale must be a non-negative number, not {m}"
             );
         }
-        if self.data == DataMix::Photo {
-            // Its validation set is 6 equal parts (3 blur families × 2 framings).
-            anyhow::ensure!(
-                self.validation_faces >= 6,
-                "validation_faces must be at least 6 with the photo data mix (one per blur \
-                 family and framing), not {}",
-                self.validation_faces
-            );
-        }
+        let parts = self.data.validation_parts();
+        anyhow::ensure!(
+            self.validation_faces >= parts,
+            "validation_faces must be at least {parts} with the {:?} data mix (one per part of \
+             its validation set), not {}",
+            self.data,
+            self.validation_faces
+        );
         let fusion = self.generator.fusion;
         if fusion.uses_dre() {
             anyhow::ensure!(

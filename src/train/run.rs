@@ -164,7 +164,8 @@ pub fn run(config: TrainConfig, out: &Path, resume: bool, device: &Device) -> Re
                         ..EvalPolicy::default()
                     };
                     let seed = config.seed.wrapping_add((part * 3 + k) as u64);
-                    set.extend(val.eval_set(config.validation_faces / 6, seed, &policy)?);
+                    let n = config.validation_faces / config.data.validation_parts();
+                    set.extend(val.eval_set(n, seed, &policy)?);
                 }
             }
             set

@@ -28,14 +28,15 @@ xz -T0 -9e -f "$bundle/face-deblur"
 # compress, so a plain tar.
 data="$shared/data"
 list="$bundle/files.txt"
+# N evenly spaced lines of the sorted JPEGs under DIR.
+pick() { find "$1" -name '*.jpg' | sort | awk -v n="$2" '{ l[NR] = $0 }
+  END { for (i = 0; i < n && i < NR; i++) print l[1 + int(i * NR / n)] }'; }
 (
   cd "$data"
-  find faces/celeba/train -name '*.jpg' | sort | awk -v n="$celeba_n" -v t="$(find faces/celeba/train -name '*.jpg' | wc -l)" \
-    'BEGIN { k = t / n } NR % k < 1 { print }' | head -n "$celeba_n"
-  find faces/celeba/val -name '*.jpg' | sort | awk 'NR % 4 == 1'
-  # UTKFace's split is by file name (Split::of_utkface_file): a sorted every-k-th pick spans all.
-  find faces/utkface -name '*.jpg' | sort | awk -v n="$utk_n" -v t="$(find faces/utkface -name '*.jpg' | wc -l)" \
-    'BEGIN { k = t / n } NR % k < 1 { print }' | head -n "$utk_n"
+  pick faces/celeba/train "$celeba_n"
+  pick faces/celeba/val 150
+  # UTKFace's split is by file name (Split::of_utkface_file): an evenly spaced pick spans all.
+  pick faces/utkface "$utk_n"
   ls kernels/*.safetensors
 ) >"$list"
 tar -C "$data" -cf "$bundle/data.tar" -T "$list"

@@ -25,14 +25,20 @@ fn cosine_schedule_warms_up_peaks_and_decays_to_the_floor() {
 
 #[test]
 fn photo_mix_needs_a_validation_face_per_part() {
-    let config = |validation_faces| TrainConfig {
-        data: DataMix::Photo,
+    let config = |data, validation_faces| TrainConfig {
+        data,
         validation_faces,
         ..TrainConfig::compact_default()
     };
-    let err = config(5).check().unwrap_err().to_string();
+    let err = config(DataMix::Photo, 5).check().unwrap_err().to_string();
     assert!(err.contains("validation_faces"), "{err}");
-    config(6).check().unwrap();
+    config(DataMix::Photo, 6).check().unwrap();
+    let err = config(DataMix::Training, 0)
+        .check()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("validation_faces"), "{err}");
+    config(DataMix::Training, 1).check().unwrap();
 }
 
 #[test]
