@@ -6,6 +6,7 @@
 //! cargo run --release --example dump_restore -- [--weights FILE] [--backend cpu|wgpu]
 //!     (--image FACE.png [--size N] | --input IN.f32 --shape B,3,H,W)
 //!     [--dump-input IN.f32] [--output OUT.f32] [--time RUNS] [--forward-split 0|1]
+//!     [--par-elems N] [--fused-leaky 0|1]
 //! cargo run --release --example dump_restore -- --random compact|paper --save FILE
 //! cargo run --release --example dump_restore -- [--weights FILE] --train-step RUNS
 //!     [--shape B,3,H,W]
@@ -19,7 +20,10 @@
 //! the generator forward pass plus the read-back of its image (two warm-up runs first; `macs`
 //! is `GeneratorConfig::macs` times the batch). `--forward-split 0` turns off the patched
 //! burn-flex's split of a single batch item's convolutions over tile tasks (the earlier path:
-//! tiles in sequence, multithreaded GEMMs), for A/B timings in one build.
+//! tiles in sequence, multithreaded GEMMs), for A/B timings in one build. `--par-elems N`
+//! (any form) sets the smallest element-wise op that the patched burn-flex splits over threads
+//! (`0` = never: upstream's serial loops; default 32768); `--fused-leaky 0` makes the patched
+//! burn-autodiff compose LeakyReLU from three ops again (its upstream form).
 //!
 //! The third form times one generator training step as `bench/compare.py` does in PyTorch:
 //! forward on a fixed random batch (default 8×3×64×64, input and target uniform in ±1), L1
@@ -56,6 +60,8 @@ struct Args {
     save: Option<PathBuf>,
     train_step: Option<usize>,
     forward_split: Option<usize>,
+    par_elems: Option<usize>,
+    fused_leaky: Option<usize>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -86,6 +92,8 @@ fn parse_args() -> Result<Args> {
             "--save" => args.save = Some(value()?.into()),
             "--train-step" => args.train_step = Some(value()?.parse()?),
             "--forward-split" => args.forward_split = Some(value()?.parse()?),
+            "--par-elems" => args.par_elems = Some(value()?.parse()?),
+            "--fused-leaky" => args.fused_leaky = Some(value()?.parse()?),
             "-h" | "--help" => {
                 println!("see the doc comment of examples/dump_restore.rs");
                 std::process::exit(0);
@@ -223,6 +231,12 @@ fn main() -> Result<()> {
     let args = parse_args()?;
     if let Some(split) = args.forward_split {
         burn_flex::ops::conv_gemm::set_forward_split(split);
+    }
+    if let Some(n) = args.par_elems {
+        burn_flex::ops::par_elem::set_par_elems(if n == 0 { usize::MAX } else { n });
+    }
+    if let Some(on) = args.fused_leaky {
+        burn_autodiff::ops::set_fused_leaky_relu(on != 0);
     }
     if let Some(config) = &args.random {
         let path = args.save.as_deref().context("--random needs --save FILE")?;

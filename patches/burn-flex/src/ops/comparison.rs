@@ -243,7 +243,10 @@ where
         let l_slice = &lhs_storage[start..end];
 
         let mut result = vec![0u8; l_slice.len()];
-        simd::cmp_scalar_f32(l_slice, rhs, &mut result, simd_op);
+        // PATCH (face-deblur): chunks on rayon (`par_elem`).
+        super::par_elem::zip_mut(&mut result, l_slice, |r, l| {
+            simd::cmp_scalar_f32(l, rhs, r, simd_op)
+        });
 
         return make_bool_tensor(result, shape, out_dtype);
     }

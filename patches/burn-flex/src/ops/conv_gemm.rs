@@ -928,7 +928,7 @@ pub fn bias_grad<T: GemmElem>(dy: &[T], batch: usize, c: usize, plane: usize) ->
     if plane == 0 {
         return out;
     }
-    for (i, p) in dy.chunks_exact(plane).enumerate() {
+    let plane_sum = |p: &[T]| {
         let mut acc = [T::ZERO; 8];
         let mut chunks = p.chunks_exact(8);
         for ch in &mut chunks {
@@ -943,7 +943,27 @@ pub fn bias_grad<T: GemmElem>(dy: &[T], batch: usize, c: usize, plane: usize) ->
         for a in acc {
             s += a;
         }
-        out[i % c] += s;
+        s
+    };
+    // Channel `ch` adds its planes in batch order, serially or (large gradients) with the
+    // channels split over rayon: the same sums either way.
+    let channel = |ch: usize| {
+        let mut s = T::ZERO;
+        for b in 0..batch {
+            s += plane_sum(&dy[(b * c + ch) * plane..(b * c + ch + 1) * plane]);
+        }
+        s
+    };
+    #[cfg(feature = "rayon")]
+    if c > 1 && super::par_elem::splits(dy.len()) {
+        use rayon::prelude::*;
+        out.par_iter_mut()
+            .enumerate()
+            .for_each(|(ch, o)| *o = channel(ch));
+        return out;
+    }
+    for (ch, o) in out.iter_mut().enumerate() {
+        *o = channel(ch);
     }
     out
 }

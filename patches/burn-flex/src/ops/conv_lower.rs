@@ -8,7 +8,7 @@ use super::conv_gemm_raw::GemmElem;
 
 /// A tuning value that benchmarks and tests may change at run time (the initial value,
 /// fixed, on targets without pointer-sized atomics).
-struct Knob {
+pub(super) struct Knob {
     #[cfg(target_has_atomic = "ptr")]
     v: core::sync::atomic::AtomicUsize,
     #[cfg(not(target_has_atomic = "ptr"))]
@@ -16,7 +16,7 @@ struct Knob {
 }
 
 impl Knob {
-    const fn new(v: usize) -> Self {
+    pub(super) const fn new(v: usize) -> Self {
         Self {
             #[cfg(target_has_atomic = "ptr")]
             v: core::sync::atomic::AtomicUsize::new(v),
@@ -24,13 +24,13 @@ impl Knob {
             v,
         }
     }
-    fn get(&self) -> usize {
+    pub(super) fn get(&self) -> usize {
         #[cfg(target_has_atomic = "ptr")]
         return self.v.load(core::sync::atomic::Ordering::Relaxed);
         #[cfg(not(target_has_atomic = "ptr"))]
         return self.v;
     }
-    fn set(&self, v: usize) {
+    pub(super) fn set(&self, v: usize) {
         #[cfg(target_has_atomic = "ptr")]
         self.v.store(v, core::sync::atomic::Ordering::Relaxed);
         #[cfg(not(target_has_atomic = "ptr"))]

@@ -40,10 +40,13 @@ where
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let tensor_slice = &mut tensor.storage_mut::<T>()[t_offset..t_offset + numel];
             // PATCH (face-deblur): branch-free select (a data-dependent branch mispredicts
-            // on activation signs: ~20x slower than this vectorisable form).
-            for (t, &m) in tensor_slice.iter_mut().zip(mask_bytes) {
-                *t = [*t, value][(m != 0) as usize];
-            }
+            // on activation signs: ~20x slower than this vectorisable form); chunks on
+            // rayon (`par_elem`).
+            super::par_elem::zip_mut(tensor_slice, mask_bytes, |ts, ms| {
+                for (t, &m) in ts.iter_mut().zip(ms) {
+                    *t = [*t, value][(m != 0) as usize];
+                }
+            });
             return tensor;
         } else if let Some(nest) = crate::zip::collapse_for_zip(tensor.layout(), mask.layout()) {
             let mask_bytes = mask.bytes();
@@ -267,10 +270,12 @@ where
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let value_slice = &value.storage::<T>()[v_offset..v_offset + numel];
             let tensor_slice = &mut tensor.storage_mut::<T>()[t_offset..t_offset + numel];
-            // PATCH (face-deblur): branch-free select, see `mask_fill`.
-            for ((t, &m), &v) in tensor_slice.iter_mut().zip(mask_bytes).zip(value_slice) {
-                *t = [*t, v][(m != 0) as usize];
-            }
+            // PATCH (face-deblur): branch-free select, see `mask_fill`; chunks on rayon.
+            super::par_elem::zip2_mut(tensor_slice, mask_bytes, value_slice, |ts, ms, vs| {
+                for ((t, &m), &v) in ts.iter_mut().zip(ms).zip(vs) {
+                    *t = [*t, v][(m != 0) as usize];
+                }
+            });
             return tensor;
         } else if let Some(nest) =
             crate::zip::collapse_for_zip3(tensor.layout(), mask.layout(), value.layout())
@@ -317,10 +322,12 @@ where
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let tensor_slice = &tensor.storage::<T>()[t_offset..t_offset + numel];
             let value_slice = &mut value.storage_mut::<T>()[v_offset..v_offset + numel];
-            // PATCH (face-deblur): branch-free select, see `mask_fill`.
-            for ((v, &m), &t) in value_slice.iter_mut().zip(mask_bytes).zip(tensor_slice) {
-                *v = [t, *v][(m != 0) as usize];
-            }
+            // PATCH (face-deblur): branch-free select, see `mask_fill`; chunks on rayon.
+            super::par_elem::zip2_mut(value_slice, mask_bytes, tensor_slice, |vs, ms, ts| {
+                for ((v, &m), &t) in vs.iter_mut().zip(ms).zip(ts) {
+                    *v = [t, *v][(m != 0) as usize];
+                }
+            });
             return value;
         } else if let Some(nest) =
             crate::zip::collapse_for_zip3(value.layout(), mask.layout(), tensor.layout())

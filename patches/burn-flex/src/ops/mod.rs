@@ -116,6 +116,8 @@ mod int;
 pub mod interpolate;
 pub mod mask;
 pub mod matmul;
+// PATCH (face-deblur): element-wise loops split over rayon.
+pub mod par_elem;
 mod module;
 pub mod pool;
 mod qtensor;
