@@ -25,47 +25,15 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 
+mod common;
+use common::{Lcg, read, tensor1, tensor4};
+
 /// Bound on `max|diff| / max|ref|` for the kernel-vs-naive comparisons.
 const TOLERANCE: f64 = 1e-4;
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic data.
 // ---------------------------------------------------------------------------------------------
-
-/// A 64-bit LCG (Knuth's MMIX constants); the top 24 bits give uniform f32 in [-1, 1).
-struct Lcg(u64);
-
-impl Lcg {
-    fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x2545_F491_4F6C_DD1D)
-    }
-
-    fn next(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
-
-    fn values(&mut self, len: usize, scale: f32) -> Vec<f32> {
-        (0..len).map(|_| self.next() * scale).collect()
-    }
-}
-
-fn tensor4(values: &[f32], shape: [usize; 4], device: &Device) -> Tensor<4> {
-    Tensor::from_data(TensorData::new(values.to_vec(), shape), device)
-}
-
-fn tensor1(values: &[f32], device: &Device) -> Tensor<1> {
-    Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), device)
-}
-
-fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data()
-        .try_to_vec::<f32>()
-        .expect("flex float tensors are f32")
-}
 
 fn widen(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| f64::from(x)).collect()

@@ -16,35 +16,28 @@ use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
+mod common;
+use common::{Lcg, read, tensor1, tensor4};
+
 /// Deterministic values in [-1, 1) with exact zeros and negative zeros mixed in.
 fn values(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|i| {
-            s = s
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            match i % 97 {
-                0 => 0.0,
-                1 => -0.0,
-                _ => (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0,
-            }
-        })
-        .collect()
+    let mut v = Lcg::new(seed).values(len, 1.0);
+    for (i, x) in v.iter_mut().enumerate() {
+        match i % 97 {
+            0 => *x = 0.0,
+            1 => *x = -0.0,
+            _ => {}
+        }
+    }
+    v
 }
 
 fn tensor(shape: [usize; 4], seed: u64, device: &Device) -> Tensor<4> {
-    let len = shape.iter().product();
-    Tensor::from_data(TensorData::new(values(len, seed), shape), device)
+    tensor4(&values(shape.iter().product(), seed), shape, device)
 }
 
 fn bits(t: Tensor<4>) -> Vec<u32> {
-    t.into_data()
-        .try_to_vec::<f32>()
-        .expect("f32 data")
-        .iter()
-        .map(|v| v.to_bits())
-        .collect()
+    read(t).iter().map(|v| v.to_bits()).collect()
 }
 
 /// Output and input gradient of `sum(leaky(x) ⊙ r) + sum(relu(x) ⊙ r)`: the gradient of `x`
@@ -66,7 +59,7 @@ fn conv_net(shape: [usize; 4], device: &Device) -> Vec<Vec<u32>> {
     let w = tensor([c, c, 3, 3], 4, device)
         .mul_scalar(0.2)
         .require_grad();
-    let b = Tensor::<1>::from_data(TensorData::new(values(c, 5), [c]), device).require_grad();
+    let b = tensor1(&values(c, 5), device).require_grad();
     let y = conv2d(
         x.clone(),
         w.clone(),

@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests: generators of odd and broken image files.
+//! Helpers shared by the integration tests: generators of odd and broken image files, and
+//! deterministic tensor data.
 #![allow(dead_code)]
 
 use burn::prelude::*;
@@ -162,4 +163,43 @@ pub fn png_header_bomb(width: u32, height: u32) -> Vec<u8> {
     );
     chunk(&mut png, b"IEND", &[]);
     png
+}
+
+/// Deterministic test data (no `Tensor::random`): a 64-bit LCG (Knuth's MMIX constants); the
+/// top 24 bits give uniform f32 in [-1, 1).
+pub struct Lcg(u64);
+
+impl Lcg {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn next(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+    }
+
+    pub fn values(&mut self, len: usize, scale: f32) -> Vec<f32> {
+        (0..len).map(|_| self.next() * scale).collect()
+    }
+}
+
+/// A `[d0, d1, d2, d3]` tensor of `values` on `device`.
+pub fn tensor4(values: &[f32], shape: [usize; 4], device: &Device) -> Tensor<4> {
+    Tensor::from_data(TensorData::new(values.to_vec(), shape), device)
+}
+
+/// A 1-D tensor of `values` on `device`.
+pub fn tensor1(values: &[f32], device: &Device) -> Tensor<1> {
+    Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), device)
+}
+
+/// The values of a float tensor (flex: f32).
+pub fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .try_to_vec::<f32>()
+        .expect("flex float tensors are f32")
 }
