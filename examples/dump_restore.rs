@@ -6,7 +6,7 @@
 //! cargo run --release --example dump_restore -- [--weights FILE] [--backend cpu|wgpu]
 //!     (--image FACE.png [--size N] | --input IN.f32 --shape B,3,H,W)
 //!     [--dump-input IN.f32] [--output OUT.f32] [--time RUNS] [--forward-split 0|1]
-//!     [--par-elems N] [--fused-leaky 0|1]
+//!     [--par-elems N] [--fused-leaky 0|1] [--winograd 0|1]
 //! cargo run --release --example dump_restore -- --random compact|paper --save FILE
 //! cargo run --release --example dump_restore -- [--weights FILE] --train-step RUNS
 //!     [--shape B,3,H,W]
@@ -23,7 +23,9 @@
 //! tiles in sequence, multithreaded GEMMs), for A/B timings in one build. `--par-elems N`
 //! (any form) sets the smallest element-wise op that the patched burn-flex splits over threads
 //! (`0` = never: upstream's serial loops; default 32768); `--fused-leaky 0` makes the patched
-//! burn-autodiff compose LeakyReLU from three ops again (its upstream form).
+//! burn-autodiff compose LeakyReLU from three ops again (its upstream form); `--winograd 0`
+//! turns off the patched burn-flex's Winograd F(2×2, 3×3) forward of the 3×3 stride-1 convs
+//! (they run on the kx-only GEMM path of the fifth round instead).
 //!
 //! The third form times one generator training step as `bench/compare.py` does in PyTorch:
 //! forward on a fixed random batch (default 8×3×64×64, input and target uniform in ±1), L1
@@ -62,6 +64,7 @@ struct Args {
     forward_split: Option<usize>,
     par_elems: Option<usize>,
     fused_leaky: Option<usize>,
+    winograd: Option<usize>,
 }
 
 fn parse_args() -> Result<Args> {
@@ -94,6 +97,7 @@ fn parse_args() -> Result<Args> {
             "--forward-split" => args.forward_split = Some(value()?.parse()?),
             "--par-elems" => args.par_elems = Some(value()?.parse()?),
             "--fused-leaky" => args.fused_leaky = Some(value()?.parse()?),
+            "--winograd" => args.winograd = Some(value()?.parse()?),
             "-h" | "--help" => {
                 println!("see the doc comment of examples/dump_restore.rs");
                 std::process::exit(0);
@@ -237,6 +241,9 @@ fn main() -> Result<()> {
     }
     if let Some(on) = args.fused_leaky {
         burn_autodiff::ops::set_fused_leaky_relu(on != 0);
+    }
+    if let Some(on) = args.winograd {
+        burn_flex::ops::conv_gemm::set_winograd(on);
     }
     if let Some(config) = &args.random {
         let path = args.save.as_deref().context("--random needs --save FILE")?;

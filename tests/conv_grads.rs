@@ -11,7 +11,9 @@
 //!    `max|diff| / max|ref| ≤ 1e-4`. Shapes: the model's layers (3×3 s1 p1, 1×1, 4×4 s2 p1,
 //!    transposed 4×4 s2 p1, 3×3 dilation 2 pad 2) and edge cases (odd sizes, batch 1 and 3,
 //!    channels 3/5/13/24, padding 0/1/2, asymmetric padding, `padding_out`, groups 2, no bias,
-//!    inputs big enough to span several column tiles).
+//!    inputs big enough to span several column tiles; 3×3 stride-1 convs of ≥ 8 channels run
+//!    the Winograd F(2×2, 3×3) forward, also inside their input gradient: odd sizes, pad 0/2,
+//!    asymmetric padding, a single output row).
 //! 2. Training: a tiny conv net run for 20 SGD steps twice from the same weights, once with
 //!    Burn's conv ops and once with reference convs built only from generic tensor ops
 //!    (zero padding, slicing, reshapes, matmul; zero insertion for the transposed conv) that
@@ -446,6 +448,15 @@ fn conv2d_edge_cases_match_naive_loops() {
             Case::new("4x4 s2 groups 2", [1, 6, 4], [13, 11], 4, 2, 1).groups(2),
             Case::new("3x3 asymmetric pad", [3, 5, 13], [7, 9], 3, 1, 0)
                 .asymmetric([(1, 2), (0, 1)]),
+            // Winograd F(2×2, 3×3) path (3×3 stride 1, ≥ 8 channels per group): odd sizes
+            // (a last band of one row, a last column pair of one), pad 0 and 2, asymmetric
+            // padding, a single output row.
+            Case::new("3x3 winograd odd", [3, 8, 9], [9, 7], 3, 1, 1),
+            Case::new("3x3 winograd p0", [1, 13, 8], [6, 11], 3, 1, 0),
+            Case::new("3x3 winograd p2", [2, 9, 16], [5, 5], 3, 1, 2),
+            Case::new("3x3 winograd asymmetric", [1, 16, 8], [7, 10], 3, 1, 0)
+                .asymmetric([(2, 0), (1, 2)]),
+            Case::new("3x3 winograd one row", [1, 8, 8], [1, 33], 3, 1, 1),
             // Large enough that the column buffer is split into several tiles.
             Case::new("3x3 s1 p1 multi-tile", [2, 24, 24], [40, 72], 3, 1, 1),
             Case::new("4x4 s2 p1 multi-tile", [1, 24, 13], [96, 80], 4, 2, 1),

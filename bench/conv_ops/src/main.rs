@@ -13,6 +13,8 @@
 //! - `WGRAD_AB=1`: patched weight gradient, GEMM layout 0 vs 2 per model layer;
 //! - `KXAB=1`: patched ops of the 3×3 stride-1 layers, kx-only lowering off
 //!   (`set_kx_variant(0)`, the "stock" columns) vs on (`KXV`, default 3), interleaved;
+//! - `WINOAB=1`: patched ops of the 3×3 stride-1 layers, Winograd F(2×2, 3×3) off
+//!   (`set_winograd(0)`, the "stock" columns: the kx-only path) vs on, interleaved;
 //! - `SPLITAB=1` (with `B=1`): patched forward and input gradient, a single batch item's
 //!   forward split over tile tasks off (`set_forward_split(0)`) vs on, interleaved;
 //! - `REPS` (default 5), `ONLY` (substring of the layer name), `COL` (column budget, also
@@ -500,6 +502,8 @@ fn model_breakdown(reps: usize, filter: &str) {
         }
         let t = if std::env::var("KXAB").is_ok() {
             kx_ab(ly, batch, reps)
+        } else if std::env::var("WINOAB").is_ok() {
+            wino_ab(ly, batch, reps)
         } else if std::env::var("SPLITAB").is_ok() {
             split_ab(ly, batch, reps)
         } else {
@@ -709,6 +713,29 @@ fn kx_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
         },
     );
     set_kx_variant(3);
+    t
+}
+
+/// Patched ops, Winograd off (0) vs on (1, the default): (off, on) medians.
+fn wino_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
+    use burn_flex::ops::conv_gemm::set_winograd;
+    if ly.transposed || ly.k != 3 || ly.stride != 1 {
+        return [(0.0, 0.0); 3];
+    }
+    let i = layer_inputs(ly, batch);
+    let t = three_pairs(
+        ly,
+        reps,
+        |op| {
+            set_winograd(0);
+            patched(&i, op)
+        },
+        |op| {
+            set_winograd(1);
+            patched(&i, op)
+        },
+    );
+    set_winograd(1);
     t
 }
 

@@ -209,6 +209,24 @@ fn conv_cases() -> Vec<Case> {
         c(1, 16, 12, [45, 50], [3, 3], [1, 1], p(1), [1, 1], 2),
         c(1, 24, 48, [64, 60], [4, 4], [2, 2], p(1), [1, 1], 1),
         c(1, 24, 24, [1, 300], [3, 3], [1, 1], p(1), [1, 1], 1),
+        // Winograd F(2×2, 3×3): odd sizes (last band of one row, last column pair of one),
+        // pad 0 / 2, asymmetric padding, groups with 8 channels each, several bands
+        c(3, 8, 9, [9, 7], [3, 3], [1, 1], p(1), [1, 1], 1),
+        c(1, 13, 8, [6, 11], [3, 3], [1, 1], p(0), [1, 1], 1),
+        c(2, 9, 16, [5, 5], [3, 3], [1, 1], p(2), [1, 1], 1),
+        c(
+            1,
+            16,
+            8,
+            [7, 10],
+            [3, 3],
+            [1, 1],
+            [(2, 0), (1, 2)],
+            [1, 1],
+            1,
+        ),
+        c(2, 16, 16, [9, 13], [3, 3], [1, 1], p(1), [1, 1], 2),
+        c(1, 64, 48, [67, 129], [3, 3], [1, 1], p(1), [1, 1], 1),
     ]
 }
 
@@ -226,23 +244,28 @@ fn conv2d_gemm_matches_stock_and_naive() {
         let dy = rng.vec(ys.iter().product());
         let (ny, ndw, ndx) = naive(&c, &x, &w, &dy);
         // kx-only lowering of stride-1 convs off (0) and on (3, the default); a single batch
-        // item's forward split over tile tasks (1, the default) or not (0)
-        for (dtype, kxv, split) in [
-            (DType::F32, 0, 1),
-            (DType::F32, 3, 1),
-            (DType::F32, 3, 0),
-            (DType::F64, 0, 1),
-            (DType::F64, 3, 1),
+        // item's forward split over tile tasks (1, the default) or not (0); Winograd
+        // F(2×2, 3×3) for 3×3 stride-1 convs of ≥ 8 channels per group on (1, the default,
+        // taking precedence over the kx-only forward) or off (0)
+        for (dtype, kxv, split, wino) in [
+            (DType::F32, 0, 1, 1),
+            (DType::F32, 3, 1, 1),
+            (DType::F32, 3, 0, 1),
+            (DType::F32, 3, 1, 0),
+            (DType::F64, 0, 1, 1),
+            (DType::F64, 3, 1, 1),
+            (DType::F64, 3, 0, 0),
         ] {
             burn_flex::ops::conv_gemm::set_kx_variant(kxv);
             burn_flex::ops::conv_gemm::set_forward_split(split);
+            burn_flex::ops::conv_gemm::set_winograd(wino);
             let (xt, wt, dyt) = (
                 tensor(&x, xs, dtype),
                 tensor(&w, ws, dtype),
                 tensor(&dy, ys, dtype),
             );
             let o = c.options();
-            let name = format!("{c:?} {dtype:?} kx{kxv} split{split}");
+            let name = format!("{c:?} {dtype:?} kx{kxv} split{split} wino{wino}");
             // weight gradient, both GEMM layouts (0, 2) and the default choice (1)
             let (_, stock) = values(stock_generic::conv2d_weight_backward(
                 xt.clone(),
@@ -327,6 +350,7 @@ fn conv2d_gemm_matches_stock_and_naive() {
         }
         burn_flex::ops::conv_gemm::set_kx_variant(3);
         burn_flex::ops::conv_gemm::set_forward_split(1);
+        burn_flex::ops::conv_gemm::set_winograd(1);
     }
     eprintln!("{n} conv2d case/dtype/variant combinations checked");
 }

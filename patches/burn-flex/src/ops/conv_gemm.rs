@@ -42,6 +42,8 @@ use super::conv_lower::{
     col2im_tile_add, forward_split, im2col_tile, kx_cols_tile, kx_weight, padded_ld,
     wgrad_transposed,
 };
+use super::conv_winograd;
+pub use super::conv_winograd::{WINO_MIN_C, set_winograd};
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
 
@@ -484,9 +486,17 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
         return y;
     }
 
-    // Stride 1, kh > 1: kx-only lowering (a `C_in/g · kw`-row buffer, one GEMM per ky, on
-    // the weight permuted to `[groups][kh][cog][cig·kw]`); otherwise im2col and one GEMM.
-    let kx = g.kx(1);
+    // Stride-1 undilated 3×3 with enough channels: Winograd F(2×2, 3×3) on bands of even
+    // row counts (`conv_winograd`). Else stride 1, kh > 1: kx-only lowering (a
+    // `C_in/g · kw`-row buffer, one GEMM per ky, on the weight permuted to
+    // `[groups][kh][cog][cig·kw]`); otherwise im2col and one GEMM.
+    let wino = conv_winograd::applies(g);
+    let wino_u = if wino {
+        conv_winograd::weight(weight, g)
+    } else {
+        Vec::new()
+    };
+    let kx = !wino && g.kx(1);
     let kx_w;
     let (n, w_perm) = if kx {
         kx_w = kx_weight(weight, g);
@@ -494,7 +504,11 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
     } else {
         (kg, weight)
     };
-    let rows_max = g.rows_per_tile(kx);
+    let rows_max = if wino {
+        conv_winograd::rows_per_tile(g)
+    } else {
+        g.rows_per_tile(kx)
+    };
     // A batch that is a multiple of the thread count is split over its items; a single item,
     // or a batch that is not (3 faces on 2 threads), splits each item over (group, tile)
     // tasks.
@@ -502,7 +516,22 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
         forward_split() && flops >= 2.0e6 && threads() > 1 && !g.batch.is_multiple_of(threads());
     let par_batch = par_batch && !par_tiles;
     // Split: the same number `k` of tiles (≤ `rows_max` rows) for every thread.
-    let rows = if par_tiles {
+    let rows = if wino {
+        // Winograd bands are whole row pairs (they start on even rows); split, the fewest
+        // bands within the budget whose count is a multiple of the thread count.
+        let pairs = g.oh.div_ceil(2);
+        let max_pairs = (rows_max / 2).max(1);
+        let per_band = if par_tiles {
+            let t0 = pairs.div_ceil(max_pairs).next_multiple_of(threads());
+            (t0..=pairs.max(t0))
+                .map(|t| pairs.div_ceil(t))
+                .find(|&pb| pairs.div_ceil(pb).is_multiple_of(threads()))
+                .unwrap_or(pairs.div_ceil(t0))
+        } else {
+            max_pairs
+        };
+        2 * per_band.max(1)
+    } else if par_tiles {
         let k = g.oh.div_ceil(rows_max * threads()).max(1);
         g.oh.div_ceil(k * threads()).max(1)
     } else {
@@ -513,7 +542,11 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
     // Unsplit, a single item's tiles run in sequence, each GEMM on all threads.
     let gemm_par = !par_batch && !split && flops >= 2.0e7 && threads() > 1;
     let col_ld = if kx { g.kx_ld(rows) } else { rows * g.ow };
-    let col_len = n * col_ld;
+    let col_len = if wino {
+        conv_winograd::buf_len(g, rows)
+    } else {
+        n * col_ld
+    };
 
     // Output rows [oh0, oh1) of group `grp` of batch item `b`, written to `dst` (`cog` rows
     // of the tile's `(oh1 − oh0) · OW` positions).
@@ -526,12 +559,16 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
                     gemm_par: bool| {
         let xb = &x[b * xb_len..(b + 1) * xb_len];
         debug_assert_eq!(dst.cols(), (oh1 - oh0) * g.ow);
+        let bias_g = bias.map(|b| &b[grp * cog..(grp + 1) * cog]);
+        if wino {
+            conv_winograd::band(xb, g, grp, oh0, oh1, &wino_u, bias_g, col, dst, gemm_par);
+            return;
+        }
         if kx {
             kx_cols_tile(xb, g, grp * cig, oh0, oh1, col, col_ld);
         } else {
             im2col_tile(xb, g, grp * cig, oh0, oh1, col, col_ld);
         }
-        let bias_g = bias.map(|b| &b[grp * cog..(grp + 1) * cog]);
         if let Some(bias_g) = bias_g {
             for (co, v) in bias_g.iter().enumerate() {
                 dst.row_mut(co).fill(*v);

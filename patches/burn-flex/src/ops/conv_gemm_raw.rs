@@ -6,22 +6,35 @@ use core::marker::PhantomData;
 
 /// Element types the GEMM convolution kernels run natively (others are cast to f32).
 pub trait GemmElem:
-    bytemuck::Pod + Copy + Send + Sync + 'static + core::ops::AddAssign + core::fmt::Debug
+    bytemuck::Pod
+    + Copy
+    + Send
+    + Sync
+    + 'static
+    + core::ops::AddAssign
+    + core::ops::Add<Output = Self>
+    + core::ops::Sub<Output = Self>
+    + core::ops::Mul<Output = Self>
+    + core::fmt::Debug
 {
     /// Additive identity.
     const ZERO: Self;
     /// Multiplicative identity.
     const ONE: Self;
+    /// One half (the Winograd kernel transform).
+    const HALF: Self;
 }
 
 impl GemmElem for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+    const HALF: Self = 0.5;
 }
 
 impl GemmElem for f64 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+    const HALF: Self = 0.5;
 }
 
 /// A strided matrix view: element `(i, j)` is `data[i * rs + j * cs]`.

@@ -44,6 +44,11 @@ pub const COL_ELEMS: usize = 128 * 1024;
 
 static COL_BUDGET: Knob = Knob::new(COL_ELEMS);
 
+/// The current column-buffer budget (elements).
+pub(super) fn col_budget() -> usize {
+    COL_BUDGET.get()
+}
+
 /// Tuning hook for benchmarks: sets the column-buffer budget (elements, ≥ 1).
 #[doc(hidden)]
 pub fn set_col_elems(n: usize) {

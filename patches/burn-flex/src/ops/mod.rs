@@ -102,7 +102,9 @@ pub mod conv_gemm;
 mod conv_gemm_raw;
 // PATCH (face-deblur): geometry and lowerings of conv_gemm.
 mod conv_lower;
+// PATCH (face-deblur): Winograd F(2×2, 3×3) forward of conv_gemm.
 pub mod conv_transpose;
+mod conv_winograd;
 pub mod cumulative;
 pub mod deform_conv;
 pub mod expand;
@@ -117,8 +119,8 @@ pub mod interpolate;
 pub mod mask;
 pub mod matmul;
 // PATCH (face-deblur): element-wise loops split over rayon.
-pub mod par_elem;
 mod module;
+pub mod par_elem;
 pub mod pool;
 mod qtensor;
 pub mod reduce;

@@ -1,0 +1,322 @@
+//! PATCH (face-deblur): Winograd F(2×2, 3×3) for the forward of stride-1, undilated 3×3
+//! convolutions (and so for their stride-1 input gradient, which runs as a forward).
+//!
+//! Per output tile of 2×2 (Lavin & Gray 2016): `Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A`, with `d` the
+//! 4×4 input patch and `g` the 3×3 kernel. Summed over input channels, the 16 element-wise
+//! products become 16 GEMMs `M_ξ [C_out/g × T] = U_ξ [C_out/g × C_in/g] · V_ξ [C_in/g × T]`
+//! over the `T` tiles of a row band: 4 multiply-adds per output and input channel instead of
+//! 9 (2.25× fewer), for one pass over the input (`V`, 4× its size) and one over the output.
+//! The transforms work on whole tile rows (even/odd column halves, so every loop is unit
+//! stride). Safe code only; the GEMMs go through [`gemm_checked`].
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::conv_gemm_raw::{DstRows, GemmElem, Mat, gemm_checked};
+use super::conv_lower::{Geom, Knob, col_budget};
+
+static WINOGRAD: Knob = Knob::new(1);
+
+/// Benchmark / test hook: 1 (default) = Winograd F(2×2, 3×3) for the convs where
+/// [`applies`] holds; 0 = the kx-only / im2col GEMM paths for every conv.
+#[doc(hidden)]
+pub fn set_winograd(v: usize) {
+    WINOGRAD.set(v);
+}
+
+/// Fewest input and output channels (per group) for which the Winograd path is used: with
+/// fewer, the GEMMs' reduction (`C_in/g`) or height (`C_out/g`) is too small to gain.
+pub const WINO_MIN_C: usize = 8;
+
+/// Whether the forward of `g` runs as Winograd F(2×2, 3×3).
+pub(super) fn applies(g: &Geom) -> bool {
+    WINOGRAD.get() != 0
+        && g.kh == 3
+        && g.kw == 3
+        && g.stride == [1, 1]
+        && g.dilation == [1, 1]
+        && g.cig() >= WINO_MIN_C
+        && g.cog() >= WINO_MIN_C
+        && g.oh > 0
+        && g.ow > 0
+}
+
+/// Tiles across one output row band.
+fn tiles_x(g: &Geom) -> usize {
+    g.ow.div_ceil(2)
+}
+
+/// Output rows per band (even): `V` and `M` of one band within twice the column budget.
+pub(super) fn rows_per_tile(g: &Geom) -> usize {
+    let per_tile_row = 16 * (g.cig() + g.cog()) * tiles_x(g);
+    let tile_rows = (2 * col_budget() / per_tile_row.max(1)).max(1);
+    (2 * tile_rows).min(g.oh.div_ceil(2) * 2)
+}
+
+/// Length of the work buffer of a band of `rows` output rows (`V`, `M`, row scratch).
+pub(super) fn buf_len(g: &Geom, rows: usize) -> usize {
+    let (tx, ty) = (tiles_x(g), rows.div_ceil(2));
+    16 * (g.cig() + g.cog()) * tx * ty + 10 * (tx + 1)
+}
+
+/// The transformed kernel `U = G g Gᵀ`, laid out `[groups][16][C_out/g][C_in/g]`, from the
+/// weight `[C_out, C_in/g, 3, 3]`.
+pub(super) fn weight<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
+    let (cig, cog) = (g.cig(), g.cog());
+    assert_eq!(weight.len(), g.c_out * cig * 9, "winograd: weight size");
+    let mut u = vec![T::ZERO; 16 * g.c_out * cig];
+    let h = T::HALF;
+    for (o, w_o) in weight.chunks_exact(cig * 9).enumerate() {
+        let (grp, ol) = (o / cog, o % cog);
+        for (cl, k) in w_o.chunks_exact(9).enumerate() {
+            // G k: rows q0 = k0, q1 = (k0 + k1 + k2)/2, q2 = (k0 − k1 + k2)/2, q3 = k2.
+            let mut q = [[T::ZERO; 3]; 4];
+            for c in 0..3 {
+                let (k0, k1, k2) = (k[c], k[3 + c], k[6 + c]);
+                q[0][c] = k0;
+                q[1][c] = (k0 + k1 + k2) * h;
+                q[2][c] = (k0 - k1 + k2) * h;
+                q[3][c] = k2;
+            }
+            // (G k) Gᵀ: the same on each row.
+            for (r, [a, b, c]) in q.into_iter().enumerate() {
+                let row = [a, (a + b + c) * h, (a - b + c) * h, c];
+                for (s, v) in row.into_iter().enumerate() {
+                    u[((grp * 16 + 4 * r + s) * cog + ol) * cig + cl] = v;
+                }
+            }
+        }
+    }
+    u
+}
+
+/// One band of output rows `[oh0, oh1)` (`oh0` even) of group `grp` of one batch item `xb`
+/// (`[C_in, H, W]`), written (plus `bias`) into `dst` (`C_out/g` rows of `(oh1 − oh0) · OW`).
+/// `u` is [`weight`]'s output, `buf` at least [`buf_len`] of the band.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn band<T: GemmElem>(
+    xb: &[T],
+    g: &Geom,
+    grp: usize,
+    oh0: usize,
+    oh1: usize,
+    u: &[T],
+    bias: Option<&[T]>,
+    buf: &mut [T],
+    dst: &mut DstRows<'_, T>,
+    gemm_par: bool,
+) {
+    let (cig, cog) = (g.cig(), g.cog());
+    let (tx, ty) = (tiles_x(g), (oh1 - oh0).div_ceil(2));
+    let nt = tx * ty;
+    debug_assert_eq!(dst.cols(), (oh1 - oh0) * g.ow);
+    let (v, rest) = buf.split_at_mut(16 * cig * nt);
+    let (m, rest) = rest.split_at_mut(16 * cog * nt);
+    let scratch = &mut rest[..10 * (tx + 1)];
+    let plane = g.h * g.w;
+    let row0 = oh0 as isize - g.pad[0] as isize;
+
+    // Input transform V_ξ[c][tile] = (Bᵀ d B)_ξ, one input channel at a time.
+    for cl in 0..cig {
+        let xc = &xb[(grp * cig + cl) * plane..][..plane];
+        input_transform(
+            xc,
+            &mut v[cl * nt..],
+            cig * nt,
+            scratch,
+            tx,
+            ty,
+            row0,
+            g.h,
+            g.w,
+            g.pad[1],
+        );
+    }
+
+    // M_ξ = U_ξ · V_ξ.
+    let u_g = &u[grp * 16 * cog * cig..][..16 * cog * cig];
+    for xi in 0..16 {
+        gemm_checked(
+            cog,
+            nt,
+            cig,
+            &mut m[xi * cog * nt..][..cog * nt],
+            nt,
+            1,
+            false,
+            Mat {
+                data: &u_g[xi * cog * cig..][..cog * cig],
+                rs: cig,
+                cs: 1,
+            },
+            Mat {
+                data: &v[xi * cig * nt..][..cig * nt],
+                rs: nt,
+                cs: 1,
+            },
+            gemm_par,
+        );
+    }
+
+    // Output transform Y = Aᵀ M A + bias, one output channel at a time.
+    for ol in 0..cog {
+        let bv = bias.map_or(T::ZERO, |b| b[ol]);
+        output_transform(
+            &m[ol * nt..],
+            cog * nt,
+            dst.row_mut(ol),
+            scratch,
+            tx,
+            ty,
+            oh1 - oh0,
+            g.ow,
+            bv,
+        );
+    }
+}
+
+/// Input transform of one input channel `xc` (`[H, W]`) over a band of `ty` × `tx` tiles:
+/// writes `V_ξ[tile]` at `v[ξ · xi_stride + tile]` for ξ in 0..16. `scratch`: `10 · (tx + 1)`.
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
+    xc: &[T],
+    v: &mut [T],
+    xi_stride: usize,
+    scratch: &mut [T],
+    tx: usize,
+    ty: usize,
+    row0: isize,
+    h: usize,
+    w: usize,
+    pad_x: usize,
+) {
+    let n = tx + 1;
+    let (halves, line) = scratch[..10 * n].split_at_mut(8 * n);
+    // One zero-padded input row: line[q] = row[q − pad_x] for q in 0..2n.
+    let (lo, hi) = (pad_x.min(2 * n), (pad_x + w).min(2 * n));
+    line[..lo].fill(T::ZERO);
+    line[hi..].fill(T::ZERO);
+    for i in 0..ty {
+        // Four input rows as even / odd column halves: e_k[j] = d_k[2j], o_k[j] = d_k[2j + 1].
+        let (e, o) = halves.split_at_mut(4 * n);
+        for k in 0..4 {
+            let e_k = &mut e[k * n..][..n];
+            let o_k = &mut o[k * n..][..n];
+            let r = row0 + (2 * i + k) as isize;
+            if r < 0 || r >= h as isize {
+                e_k.fill(T::ZERO);
+                o_k.fill(T::ZERO);
+                continue;
+            }
+            let row = &xc[r as usize * w..][..w];
+            line[lo..hi].copy_from_slice(&row[..hi - lo]);
+            for ((e, o), pair) in e_k.iter_mut().zip(o_k.iter_mut()).zip(line.chunks_exact(2)) {
+                *e = pair[0];
+                *o = pair[1];
+            }
+        }
+        // Bᵀ d (rows): t0 = d0 − d2, t1 = d1 + d2, t2 = d2 − d1, t3 = d1 − d3.
+        for half in [&mut *e, &mut *o] {
+            let (d0, rest) = half.split_at_mut(n);
+            let (d1, rest) = rest.split_at_mut(n);
+            let (d2, d3) = rest.split_at_mut(n);
+            for (((a, b), c), d) in d0
+                .iter_mut()
+                .zip(d1.iter_mut())
+                .zip(d2.iter_mut())
+                .zip(d3.iter_mut())
+            {
+                let (x0, x1, x2, x3) = (*a, *b, *c, *d);
+                *a = x0 - x2;
+                *b = x1 + x2;
+                *c = x2 - x1;
+                *d = x1 - x3;
+            }
+        }
+        // (Bᵀ d) B (columns c0..c3 = e[j], o[j], e[j + 1], o[j + 1]).
+        for r in 0..4 {
+            let (e0, e1) = (&e[r * n..][..tx], &e[r * n + 1..][..tx]);
+            let (o0, o1) = (&o[r * n..][..tx], &o[r * n + 1..][..tx]);
+            let at = |s: usize| (4 * r + s) * xi_stride + i * tx;
+            for ((y, a), b) in v[at(0)..][..tx].iter_mut().zip(e0).zip(e1) {
+                *y = *a - *b;
+            }
+            for ((y, a), b) in v[at(1)..][..tx].iter_mut().zip(o0).zip(e1) {
+                *y = *a + *b;
+            }
+            for ((y, a), b) in v[at(2)..][..tx].iter_mut().zip(e1).zip(o0) {
+                *y = *a - *b;
+            }
+            for ((y, a), b) in v[at(3)..][..tx].iter_mut().zip(o0).zip(o1) {
+                *y = *a - *b;
+            }
+        }
+    }
+}
+
+/// Output transform of one output channel: `m[ξ · xi_stride + tile]` holds `M_ξ` of the band's
+/// tiles; writes `Aᵀ M A + bias` (Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]) into `out`
+/// (`band_rows` rows of `ow`). `scratch`: `6 · tx`.
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
+    m: &[T],
+    xi_stride: usize,
+    out: &mut [T],
+    scratch: &mut [T],
+    tx: usize,
+    ty: usize,
+    band_rows: usize,
+    ow: usize,
+    bias: T,
+) {
+    let (us, eo) = scratch[..6 * tx].split_at_mut(4 * tx);
+    let (even, odd) = eo.split_at_mut(tx);
+    let pairs = ow / 2;
+    for i in 0..ty {
+        let mv = |xi: usize| &m[xi * xi_stride + i * tx..][..tx];
+        for a in 0..2 {
+            let y = 2 * i + a;
+            if y >= band_rows {
+                break;
+            }
+            // u_s = row a of Aᵀ M, column s: a = 0: M_0s + M_1s + M_2s; a = 1: M_1s − M_2s − M_3s.
+            for s in 0..4 {
+                let (p, q, r) = (mv(s), mv(4 + s), mv(8 + s));
+                let u_s = &mut us[s * tx..][..tx];
+                if a == 0 {
+                    for (((u, p), q), r) in u_s.iter_mut().zip(p).zip(q).zip(r) {
+                        *u = *p + *q + *r;
+                    }
+                } else {
+                    let w = mv(12 + s);
+                    for ((((u, q), r), w), _) in u_s.iter_mut().zip(q).zip(r).zip(w).zip(p) {
+                        *u = *q - *r - *w;
+                    }
+                }
+            }
+            let (u0, rest) = us.split_at(tx);
+            let (u1, rest) = rest.split_at(tx);
+            let (u2, u3) = rest.split_at(tx);
+            for ((((ev, od), a), b), (c, d)) in even
+                .iter_mut()
+                .zip(odd.iter_mut())
+                .zip(u0)
+                .zip(u1)
+                .zip(u2.iter().zip(u3))
+            {
+                *ev = *a + *b + *c + bias;
+                *od = *b - *c - *d + bias;
+            }
+            let orow = &mut out[y * ow..][..ow];
+            for ((pair, ev), od) in orow[..2 * pairs].chunks_exact_mut(2).zip(&*even).zip(&*odd) {
+                pair[0] = *ev;
+                pair[1] = *od;
+            }
+            if ow % 2 == 1 {
+                orow[ow - 1] = even[tx - 1];
+            }
+        }
+    }
+}
