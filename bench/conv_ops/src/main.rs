@@ -694,48 +694,46 @@ fn kx_new() -> usize {
 
 /// Patched ops, kx-only lowering off (variant 0) vs on (`KXV`, default 3): (off, on) medians.
 fn kx_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
-    use burn_flex::ops::conv_gemm::set_kx_variant;
     if ly.transposed || ly.k == 1 || ly.stride != 1 {
         return [(0.0, 0.0); 3];
     }
-    let new = kx_new();
-    let i = layer_inputs(ly, batch);
-    let t = three_pairs(
-        ly,
-        reps,
-        |op| {
-            set_kx_variant(0);
-            patched(&i, op)
-        },
-        |op| {
-            set_kx_variant(new);
-            patched(&i, op)
-        },
-    );
-    set_kx_variant(3);
-    t
+    let set = burn_flex::ops::conv_gemm::set_kx_variant;
+    knob_ab(ly, batch, reps, set, [0, kx_new()], 3)
 }
 
 /// Patched ops, Winograd off (0) vs on (1, the default): (off, on) medians.
 fn wino_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
-    use burn_flex::ops::conv_gemm::set_winograd;
     if ly.transposed || ly.k != 3 || ly.stride != 1 {
         return [(0.0, 0.0); 3];
     }
+    let set = burn_flex::ops::conv_gemm::set_winograd;
+    knob_ab(ly, batch, reps, set, [0, 1], 1)
+}
+
+/// Patched ops with the tuning hook `set` at `values[0]` vs `values[1]`, interleaved: (first,
+/// second) medians; the hook is left at `default`.
+fn knob_ab(
+    ly: &Layer,
+    batch: usize,
+    reps: usize,
+    set: fn(usize),
+    values: [usize; 2],
+    default: usize,
+) -> [(f64, f64); 3] {
     let i = layer_inputs(ly, batch);
     let t = three_pairs(
         ly,
         reps,
         |op| {
-            set_winograd(0);
+            set(values[0]);
             patched(&i, op)
         },
         |op| {
-            set_winograd(1);
+            set(values[1]);
             patched(&i, op)
         },
     );
-    set_winograd(1);
+    set(default);
     t
 }
 

@@ -504,11 +504,7 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
     } else {
         (kg, weight)
     };
-    let rows_max = if wino {
-        conv_winograd::rows_per_tile(g)
-    } else {
-        g.rows_per_tile(kx)
-    };
+    let rows_max = g.rows_per_tile(kx);
     // A batch that is a multiple of the thread count is split over its items; a single item,
     // or a batch that is not (3 faces on 2 threads), splits each item over (group, tile)
     // tasks.
@@ -517,20 +513,7 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
     let par_batch = par_batch && !par_tiles;
     // Split: the same number `k` of tiles (≤ `rows_max` rows) for every thread.
     let rows = if wino {
-        // Winograd bands are whole row pairs (they start on even rows); split, the fewest
-        // bands within the budget whose count is a multiple of the thread count.
-        let pairs = g.oh.div_ceil(2);
-        let max_pairs = (rows_max / 2).max(1);
-        let per_band = if par_tiles {
-            let t0 = pairs.div_ceil(max_pairs).next_multiple_of(threads());
-            (t0..=pairs.max(t0))
-                .map(|t| pairs.div_ceil(t))
-                .find(|&pb| pairs.div_ceil(pb).is_multiple_of(threads()))
-                .unwrap_or(pairs.div_ceil(t0))
-        } else {
-            max_pairs
-        };
-        2 * per_band.max(1)
+        conv_winograd::band_rows(g, par_tiles.then(threads))
     } else if par_tiles {
         let k = g.oh.div_ceil(rows_max * threads()).max(1);
         g.oh.div_ceil(k * threads()).max(1)

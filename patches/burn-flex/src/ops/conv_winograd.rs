@@ -46,11 +46,24 @@ fn tiles_x(g: &Geom) -> usize {
     g.ow.div_ceil(2)
 }
 
-/// Output rows per band (even): `V` and `M` of one band within twice the column budget.
-pub(super) fn rows_per_tile(g: &Geom) -> usize {
-    let per_tile_row = 16 * (g.cig() + g.cog()) * tiles_x(g);
-    let tile_rows = (2 * col_budget() / per_tile_row.max(1)).max(1);
-    (2 * tile_rows).min(g.oh.div_ceil(2) * 2)
+/// Output rows per band (even, bands are whole row pairs): `V` and `M` of one band within
+/// twice the column budget; split over `threads` (one item's bands as tasks), the fewest
+/// bands within that budget whose count is a multiple of the thread count, where one exists.
+pub(super) fn band_rows(g: &Geom, threads: Option<usize>) -> usize {
+    let pairs = g.oh.div_ceil(2);
+    let per_pair = 16 * (g.cig() + g.cog()) * tiles_x(g);
+    let max_pairs = (2 * col_budget() / per_pair.max(1)).clamp(1, pairs.max(1));
+    let per_band = match threads {
+        Some(threads) => {
+            let t0 = pairs.div_ceil(max_pairs).next_multiple_of(threads);
+            (t0..=pairs.max(t0))
+                .map(|t| pairs.div_ceil(t))
+                .find(|&pb| pairs.div_ceil(pb).is_multiple_of(threads))
+                .unwrap_or(pairs.div_ceil(t0))
+        }
+        None => max_pairs,
+    };
+    2 * per_band.max(1)
 }
 
 /// Length of the work buffer of a band of `rows` output rows (`V`, `M`, row scratch).
@@ -290,8 +303,7 @@ fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
                         *u = *p + *q + *r;
                     }
                 } else {
-                    let w = mv(12 + s);
-                    for ((((u, q), r), w), _) in u_s.iter_mut().zip(q).zip(r).zip(w).zip(p) {
+                    for (((u, q), r), w) in u_s.iter_mut().zip(q).zip(r).zip(mv(12 + s)) {
                         *u = *q - *r - *w;
                     }
                 }
