@@ -12,8 +12,8 @@
 //!    transposed 4×4 s2 p1, 3×3 dilation 2 pad 2) and edge cases (odd sizes, batch 1 and 3,
 //!    channels 3/5/13/24, padding 0/1/2, asymmetric padding, `padding_out`, groups 2, no bias,
 //!    inputs big enough to span several column tiles; 3×3 stride-1 convs of ≥ 8 channels run
-//!    the Winograd F(2×2, 3×3) forward, also inside their input gradient: odd sizes, pad 0/2,
-//!    asymmetric padding, a single output row).
+//!    the Winograd F(2×2, 3×3) forward, also inside their input gradient, and weight
+//!    gradient: odd sizes, pad 0/2, asymmetric padding, a single output row, several bands).
 //! 2. Training: a tiny conv net run for 20 SGD steps twice from the same weights, once with
 //!    Burn's conv ops and once with reference convs built only from generic tensor ops
 //!    (zero padding, slicing, reshapes, matmul; zero insertion for the transposed conv) that

@@ -13,8 +13,9 @@
 //! - `WGRAD_AB=1`: patched weight gradient, GEMM layout 0 vs 2 per model layer;
 //! - `KXAB=1`: patched ops of the 3×3 stride-1 layers, kx-only lowering off
 //!   (`set_kx_variant(0)`, the "stock" columns) vs on (`KXV`, default 3), interleaved;
-//! - `WINOAB=1`: patched ops of the 3×3 stride-1 layers, Winograd F(2×2, 3×3) off
-//!   (`set_winograd(0)`, the "stock" columns: the kx-only path) vs on, interleaved;
+//! - `WINOAB=0|1`: patched ops of the 3×3 stride-1 layers, Winograd F(2×2, 3×3) off
+//!   (`WINOAB=0`, `set_winograd(0)`: the kx-only paths) or for the forward only
+//!   (`WINOAB=1`) in the "stock" columns vs for the forward and weight gradient, interleaved;
 //! - `SPLITAB=1` (with `B=1`): patched forward and input gradient, a single batch item's
 //!   forward split over tile tasks off (`set_forward_split(0)`) vs on, interleaved;
 //! - `REPS` (default 5), `ONLY` (substring of the layer name), `COL` (column budget, also
@@ -701,13 +702,18 @@ fn kx_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
     knob_ab(ly, batch, reps, set, [0, kx_new()], 3)
 }
 
-/// Patched ops, Winograd off (0) vs on (1, the default): (off, on) medians.
+/// Patched ops, Winograd at `WINOAB` (0 = off, the default; 1 = forward only) vs on for the
+/// forward and the weight gradient (2, the default): (`WINOAB`, on) medians.
 fn wino_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
     if ly.transposed || ly.k != 3 || ly.stride != 1 {
         return [(0.0, 0.0); 3];
     }
     let set = burn_flex::ops::conv_gemm::set_winograd;
-    knob_ab(ly, batch, reps, set, [0, 1], 1)
+    let off = std::env::var("WINOAB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    knob_ab(ly, batch, reps, set, [off, 2], 2)
 }
 
 /// Patched ops with the tuning hook `set` at `values[0]` vs `values[1]`, interleaved: (first,

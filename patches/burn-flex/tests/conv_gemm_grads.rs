@@ -245,14 +245,15 @@ fn conv2d_gemm_matches_stock_and_naive() {
         let (ny, ndw, ndx) = naive(&c, &x, &w, &dy);
         // kx-only lowering of stride-1 convs off (0) and on (3, the default); a single batch
         // item's forward split over tile tasks (1, the default) or not (0); Winograd
-        // F(2×2, 3×3) for 3×3 stride-1 convs of ≥ 8 channels per group on (1, the default,
-        // taking precedence over the kx-only forward) or off (0)
+        // F(2×2, 3×3) for 3×3 stride-1 convs of ≥ 8 channels per group for the forward and
+        // weight gradient (2, the default, taking precedence over the kx-only paths), for the
+        // forward only (1) or off (0)
         for (dtype, kxv, split, wino) in [
-            (DType::F32, 0, 1, 1),
-            (DType::F32, 3, 1, 1),
+            (DType::F32, 0, 1, 2),
+            (DType::F32, 3, 1, 2),
             (DType::F32, 3, 0, 1),
             (DType::F32, 3, 1, 0),
-            (DType::F64, 0, 1, 1),
+            (DType::F64, 0, 1, 2),
             (DType::F64, 3, 1, 1),
             (DType::F64, 3, 0, 0),
         ] {
@@ -350,7 +351,7 @@ fn conv2d_gemm_matches_stock_and_naive() {
         }
         burn_flex::ops::conv_gemm::set_kx_variant(3);
         burn_flex::ops::conv_gemm::set_forward_split(1);
-        burn_flex::ops::conv_gemm::set_winograd(1);
+        burn_flex::ops::conv_gemm::set_winograd(2);
     }
     eprintln!("{n} conv2d case/dtype/variant combinations checked");
 }

@@ -77,6 +77,9 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
     if wlen == 0 {
         return Vec::new();
     }
+    if conv_winograd::applies_wgrad(g) {
+        return weight_grad_winograd(x, dy, g);
+    }
     let identity = g.identity_im2col();
     // Stride 1, kh > 1: kx-only lowering (see `kx_cols_tile`): one GEMM per ky into the
     // accumulator block `[groups][kh][cog][cig·kw]` (or `[groups][kh][cig·kw][cog]` when
@@ -185,29 +188,7 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
         }
     };
 
-    let mut partials = vec![T::ZERO; wlen * n_tasks];
-    #[cfg(feature = "rayon")]
-    if n_tasks > 1 {
-        use rayon::prelude::*;
-        partials
-            .par_chunks_mut(wlen)
-            .enumerate()
-            .for_each(|(task, acc)| run_task(task, acc));
-    } else {
-        run_task(0, &mut partials);
-    }
-    #[cfg(not(feature = "rayon"))]
-    for (task, acc) in partials.chunks_mut(wlen).enumerate() {
-        run_task(task, acc);
-    }
-    // Sum the partials in task order (deterministic for a given thread count).
-    let (first, rest) = partials.split_at_mut(wlen);
-    for part in rest.chunks_exact(wlen) {
-        for (a, b) in first.iter_mut().zip(part) {
-            *a += *b;
-        }
-    }
-    partials.truncate(wlen);
+    let partials = task_sum(n_tasks, wlen, run_task);
     if !kx && !transposed {
         return partials;
     }
@@ -236,6 +217,69 @@ pub fn weight_grad<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
         }
     }
     out
+}
+
+/// Runs `run_task(task, acc)` for each of `n_tasks` tasks on its own zeroed accumulator of
+/// `len` elements (in parallel with rayon) and returns their sum, added in task order (so
+/// deterministic for a given task count).
+fn task_sum<T: GemmElem>(
+    n_tasks: usize,
+    len: usize,
+    run_task: impl Fn(usize, &mut [T]) + Sync,
+) -> Vec<T> {
+    let mut partials = vec![T::ZERO; len * n_tasks.max(1)];
+    #[cfg(feature = "rayon")]
+    if n_tasks > 1 {
+        use rayon::prelude::*;
+        partials
+            .par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(task, acc)| run_task(task, acc));
+    } else {
+        run_task(0, &mut partials);
+    }
+    #[cfg(not(feature = "rayon"))]
+    for (task, acc) in partials.chunks_mut(len).enumerate() {
+        run_task(task, acc);
+    }
+    let (first, rest) = partials.split_at_mut(len);
+    for part in rest.chunks_exact(len) {
+        for (a, b) in first.iter_mut().zip(part) {
+            *a += *b;
+        }
+    }
+    partials.truncate(len);
+    partials
+}
+
+/// The weight gradient of a 3×3 stride-1 conv as Winograd F(2×2, 3×3) (see
+/// [`conv_winograd::wgrad_band`]): tasks over (batch item, group, band of output rows).
+fn weight_grad_winograd<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
+    let (rows, n_bands, acc_len) = conv_winograd::wgrad_plan(g);
+    let items = g.batch * g.groups * n_bands;
+    let n_tasks = items.min(4 * threads()).max(1);
+    let (in_len, out_len) = (g.c_in * g.in_plane(), g.cog() * g.out_plane());
+    let du = task_sum(n_tasks, acc_len, |task, acc: &mut [T]| {
+        let mut buf = vec![T::ZERO; conv_winograd::buf_len(g, rows)];
+        let per_group = acc_len / g.groups;
+        for item in task * items / n_tasks..(task + 1) * items / n_tasks {
+            let band = item % n_bands;
+            let grp = (item / n_bands) % g.groups;
+            let b = item / (n_bands * g.groups);
+            let (oh0, oh1) = (band * rows, ((band + 1) * rows).min(g.oh));
+            conv_winograd::wgrad_band(
+                &x[b * in_len..][..in_len],
+                &dy[(b * g.groups + grp) * out_len..][..out_len],
+                g,
+                grp,
+                oh0,
+                oh1,
+                &mut buf,
+                &mut acc[grp * per_group..][..per_group],
+            );
+        }
+    });
+    conv_winograd::wgrad_finish(&du, g)
 }
 
 /// The gradient tile `dy[co · p + j]` (`co < cog`, `j < tp`) as the left operand of the

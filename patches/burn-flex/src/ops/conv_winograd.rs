@@ -15,10 +15,11 @@ use alloc::vec::Vec;
 use super::conv_gemm_raw::{DstRows, GemmElem, Mat, gemm_checked};
 use super::conv_lower::{Geom, Knob, col_budget};
 
-static WINOGRAD: Knob = Knob::new(1);
+static WINOGRAD: Knob = Knob::new(2);
 
-/// Benchmark / test hook: 1 (default) = Winograd F(2×2, 3×3) for the convs where
-/// [`applies`] holds; 0 = the kx-only / im2col GEMM paths for every conv.
+/// Benchmark / test hook, for the convs where [`applies`] holds: 2 (default) = Winograd for
+/// the forward (so also the stride-1 input gradient) and the weight gradient; 1 = for the
+/// forward only; 0 = the kx-only / im2col GEMM paths for every conv.
 #[doc(hidden)]
 pub fn set_winograd(v: usize) {
     WINOGRAD.set(v);
@@ -39,6 +40,11 @@ pub(super) fn applies(g: &Geom) -> bool {
         && g.cog() >= WINO_MIN_C
         && g.oh > 0
         && g.ow > 0
+}
+
+/// Whether the weight gradient of `g` runs as Winograd (see [`weight_grad`]).
+pub(super) fn applies_wgrad(g: &Geom) -> bool {
+    WINOGRAD.get() >= 2 && applies(g)
 }
 
 /// Tiles across one output row band.
@@ -328,6 +334,196 @@ fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
             }
             if ow % 2 == 1 {
                 orow[ow - 1] = even[tx - 1];
+            }
+        }
+    }
+}
+
+/// Layout of the Winograd weight gradient of `g`: output rows per band, bands per batch
+/// item and group, and the length of one task's accumulator (`[groups][16][C_out/g][C_in/g]`).
+pub(super) fn wgrad_plan(g: &Geom) -> (usize, usize, usize) {
+    let rows = band_rows(g, None);
+    (rows, g.oh.div_ceil(rows), g.groups * 16 * g.cog() * g.cig())
+}
+
+/// Weight gradient, one band of output rows `[oh0, oh1)` (`oh0` even) of group `grp` of one
+/// batch item: `xb` its input (`[C_in, H, W]`), `dyb` the group's output gradient
+/// (`[C_out/g, OH, OW]`). Adds `∂L/∂U_ξ = (A dY Aᵀ)_ξ · (Bᵀ d B)_ξᵀ`, summed over the band's
+/// tiles (16 GEMMs `[C_out/g × T] · [T × C_in/g]`), to `acc` (`[16][C_out/g][C_in/g]`);
+/// [`wgrad_finish`] maps the sum back through `U = G g Gᵀ`. The chain rule through the
+/// forward's algorithm, so exact like it: 4 multiply-adds per output pixel and channel pair
+/// instead of 9. `buf`: at least [`buf_len`] of the band.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn wgrad_band<T: GemmElem>(
+    xb: &[T],
+    dyb: &[T],
+    g: &Geom,
+    grp: usize,
+    oh0: usize,
+    oh1: usize,
+    buf: &mut [T],
+    acc: &mut [T],
+) {
+    let (cig, cog) = (g.cig(), g.cog());
+    let (tx, ty) = (tiles_x(g), (oh1 - oh0).div_ceil(2));
+    let nt = tx * ty;
+    let (v, rest) = buf.split_at_mut(16 * cig * nt);
+    let (m, rest) = rest.split_at_mut(16 * cog * nt);
+    let scratch = &mut rest[..10 * (tx + 1)];
+    let plane = g.h * g.w;
+    let row0 = oh0 as isize - g.pad[0] as isize;
+    for cl in 0..cig {
+        let xc = &xb[(grp * cig + cl) * plane..][..plane];
+        input_transform(
+            xc,
+            &mut v[cl * nt..],
+            cig * nt,
+            scratch,
+            tx,
+            ty,
+            row0,
+            g.h,
+            g.w,
+            g.pad[1],
+        );
+    }
+    let out_plane = g.oh * g.ow;
+    for ol in 0..cog {
+        let band = &dyb[ol * out_plane + oh0 * g.ow..][..(oh1 - oh0) * g.ow];
+        grad_transform(band, &mut m[ol * nt..], cog * nt, scratch, tx, ty, g.ow);
+    }
+    for xi in 0..16 {
+        gemm_checked(
+            cog,
+            cig,
+            nt,
+            &mut acc[xi * cog * cig..][..cog * cig],
+            cig,
+            1,
+            true,
+            Mat {
+                data: &m[xi * cog * nt..][..cog * nt],
+                rs: nt,
+                cs: 1,
+            },
+            Mat {
+                data: &v[xi * cig * nt..][..cig * nt],
+                rs: 1,
+                cs: nt,
+            },
+            false,
+        );
+    }
+}
+
+/// The weight gradient `[C_out, C_in/g, 3, 3]` from the summed `∂L/∂U` (`[groups][16]
+/// [C_out/g][C_in/g]`): `Gᵀ (∂L/∂U) G` per output and input channel.
+pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom) -> Vec<T> {
+    let (cig, cog) = (g.cig(), g.cog());
+    let h = T::HALF;
+    // Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]], applied to a column of 4.
+    let gt = |[a, b, c, d]: [T; 4]| [a + (b + c) * h, (b - c) * h, (b + c) * h + d];
+    let mut out = vec![T::ZERO; g.c_out * cig * 9];
+    for (o, w_o) in out.chunks_exact_mut(cig * 9).enumerate() {
+        let (grp, ol) = (o / cog, o % cog);
+        let du_o = &du[grp * 16 * cog * cig + ol * cig..];
+        for (cl, k) in w_o.chunks_exact_mut(9).enumerate() {
+            let at = |r: usize, s: usize| du_o[(4 * r + s) * cog * cig + cl];
+            // Gᵀ (∂L/∂U): the 4 rows to 3, per column s.
+            let cols: [[T; 3]; 4] = core::array::from_fn(|s| gt([0, 1, 2, 3].map(|r| at(r, s))));
+            // (…) G: the 4 columns to 3, per row.
+            for r in 0..3 {
+                let row = gt([0, 1, 2, 3].map(|s| cols[s][r]));
+                k[3 * r..3 * r + 3].copy_from_slice(&row);
+            }
+        }
+    }
+    out
+}
+
+/// Output-gradient transform of one output channel over a band of `ty` × `tx` tiles (`dy`:
+/// the band's rows of `ow`, a last odd row or column counting as zero past its end): writes
+/// `(A dY Aᵀ)_ξ[tile]` (A = [[1, 0], [1, 1], [1, −1], [0, −1]]) at `m[ξ · xi_stride + tile]`.
+/// `scratch`: `6 · tx`.
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+fn grad_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
+    dy: &[T],
+    m: &mut [T],
+    xi_stride: usize,
+    scratch: &mut [T],
+    tx: usize,
+    ty: usize,
+    ow: usize,
+) {
+    let (rows, eo) = scratch[..6 * tx].split_at_mut(4 * tx);
+    let (e_r, o_r) = eo.split_at_mut(tx);
+    let band_rows = dy.len() / ow.max(1);
+    for i in 0..ty {
+        // Rows 2i and 2i + 1 as even / odd column halves e0, o0, e1, o1.
+        for k in 0..2 {
+            let (e, o) = rows[2 * k * tx..][..2 * tx].split_at_mut(tx);
+            let y = 2 * i + k;
+            if y >= band_rows {
+                e.fill(T::ZERO);
+                o.fill(T::ZERO);
+                continue;
+            }
+            let row = &dy[y * ow..][..ow];
+            for ((e, o), pair) in e.iter_mut().zip(o.iter_mut()).zip(row.chunks_exact(2)) {
+                *e = pair[0];
+                *o = pair[1];
+            }
+            if ow % 2 == 1 {
+                e[tx - 1] = row[ow - 1];
+                o[tx - 1] = T::ZERO;
+            }
+        }
+        let (e0, rest) = rows.split_at(tx);
+        let (o0, rest) = rest.split_at(tx);
+        let (e1, o1) = rest.split_at(tx);
+        for r in 0..4 {
+            // Row r of A dY: r0 = d0, r1 = d0 + d1, r2 = d0 − d1, r3 = −d1.
+            match r {
+                0 => {
+                    e_r.copy_from_slice(e0);
+                    o_r.copy_from_slice(o0);
+                }
+                1 => {
+                    for ((y, a), b) in e_r.iter_mut().zip(e0).zip(e1) {
+                        *y = *a + *b;
+                    }
+                    for ((y, a), b) in o_r.iter_mut().zip(o0).zip(o1) {
+                        *y = *a + *b;
+                    }
+                }
+                2 => {
+                    for ((y, a), b) in e_r.iter_mut().zip(e0).zip(e1) {
+                        *y = *a - *b;
+                    }
+                    for ((y, a), b) in o_r.iter_mut().zip(o0).zip(o1) {
+                        *y = *a - *b;
+                    }
+                }
+                _ => {
+                    for (y, a) in e_r.iter_mut().zip(e1) {
+                        *y = T::ZERO - *a;
+                    }
+                    for (y, a) in o_r.iter_mut().zip(o1) {
+                        *y = T::ZERO - *a;
+                    }
+                }
+            }
+            // (…) Aᵀ: columns c0 = e, c1 = e + o, c2 = e − o, c3 = −o.
+            let at = |s: usize| (4 * r + s) * xi_stride + i * tx;
+            m[at(0)..][..tx].copy_from_slice(e_r);
+            for ((y, e), o) in m[at(1)..][..tx].iter_mut().zip(&*e_r).zip(&*o_r) {
+                *y = *e + *o;
+            }
+            for ((y, e), o) in m[at(2)..][..tx].iter_mut().zip(&*e_r).zip(&*o_r) {
+                *y = *e - *o;
+            }
+            for (y, o) in m[at(3)..][..tx].iter_mut().zip(&*o_r) {
+                *y = T::ZERO - *o;
             }
         }
     }
