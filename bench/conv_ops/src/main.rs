@@ -13,13 +13,16 @@
 //! - `WGRAD_AB=1`: patched weight gradient, GEMM layout 0 vs 2 per model layer;
 //! - `KXAB=1`: patched ops of the 3×3 stride-1 layers, kx-only lowering off
 //!   (`set_kx_variant(0)`, the "stock" columns) vs on (`KXV`, default 3), interleaved;
-//! - `WINOAB=0|1`: patched ops of the 3×3 stride-1 layers, Winograd F(2×2, 3×3) off
-//!   (`WINOAB=0`, `set_winograd(0)`: the kx-only paths) or for the forward only
-//!   (`WINOAB=1`) in the "stock" columns vs for the forward and weight gradient, interleaved;
+//! - `WINOAB=0|1|2`: patched ops of the 3×3 stride-1 layers, Winograd off (`WINOAB=0`,
+//!   `set_winograd(0)`: the kx-only paths), F(2×2, 3×3) for the forward only (`1`) or for
+//!   the forward and weight gradient (`2`) in the "stock" columns vs the default (F(4×4, 3×3)
+//!   forward where ≥ 64 wide, F(2×2, 3×3) weight gradient) or `WINO_ON` (4: F(4×4, 3×3)
+//!   for every forward), interleaved;
 //! - `SPLITAB=1` (with `B=1`): patched forward and input gradient, a single batch item's
 //!   forward split over tile tasks off (`set_forward_split(0)`) vs on, interleaved;
 //! - `REPS` (default 5), `ONLY` (substring of the layer name), `COL` (column budget, also
-//!   the kx-only buffers'), `WGV` (layout).
+//!   the kx-only buffers'), `WGV` (layout), `B` (batch, default 4), `HW` (the generator's
+//!   input side, default 128; 64 = the training crops: every layer's side scaled by HW/128).
 #[path = "../../../patches/burn-flex/tests/common/stock_generic.rs"]
 mod stock_generic;
 
@@ -473,8 +476,18 @@ fn model_breakdown(reps: usize, filter: &str) {
         ),
         l("1x1 96→96 @32² (SFT)", 4, 96, 96, 32, 1, 1, 0, false, true),
     ];
+    // `HW`: the generator's input side (default 128; 64 = the training crops of
+    // `train/finetune.json`): every layer's side scaled by HW/128 (the names keep the 128² sides).
+    let side: usize = std::env::var("HW")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(128);
+    let layers = layers.map(|ly| Layer {
+        hw: (ly.hw * side / 128).max(1),
+        ..ly
+    });
     println!(
-        "compact generator convs, batch {batch}, reps {reps} (medians), threads {}",
+        "compact generator convs, batch {batch}, input {side}² (layer names: at 128²), reps {reps} (medians), threads {}",
         rayon_threads()
     );
     if std::env::var("KXAB").is_ok() {
@@ -702,8 +715,9 @@ fn kx_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
     knob_ab(ly, batch, reps, set, [0, kx_new()], 3)
 }
 
-/// Patched ops, Winograd at `WINOAB` (0 = off, the default; 1 = forward only) vs on for the
-/// forward and the weight gradient (2, the default): (`WINOAB`, on) medians.
+/// Patched ops, Winograd at `WINOAB` (0 = off, the default; 1 = F(2×2, 3×3) forward only;
+/// 2 = F(2×2, 3×3) forward and weight gradient) vs the default (3: F(4×4, 3×3) forward,
+/// F(2×2, 3×3) weight gradient): (`WINOAB`, default) medians.
 fn wino_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
     if ly.transposed || ly.k != 3 || ly.stride != 1 {
         return [(0.0, 0.0); 3];
@@ -713,7 +727,11 @@ fn wino_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    knob_ab(ly, batch, reps, set, [off, 2], 2)
+    let on = std::env::var("WINO_ON")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    knob_ab(ly, batch, reps, set, [off, on], 3)
 }
 
 /// Patched ops with the tuning hook `set` at `values[0]` vs `values[1]`, interleaved: (first,

@@ -209,8 +209,9 @@ fn conv_cases() -> Vec<Case> {
         c(1, 16, 12, [45, 50], [3, 3], [1, 1], p(1), [1, 1], 2),
         c(1, 24, 48, [64, 60], [4, 4], [2, 2], p(1), [1, 1], 1),
         c(1, 24, 24, [1, 300], [3, 3], [1, 1], p(1), [1, 1], 1),
-        // Winograd F(2×2, 3×3): odd sizes (last band of one row, last column pair of one),
-        // pad 0 / 2, asymmetric padding, groups with 8 channels each, several bands
+        // Winograd F(2×2, 3×3) and F(4×4, 3×3): odd sizes (a last band of 1–3 rows, a last
+        // column tile of 1–3 columns), pad 0 / 2, asymmetric padding, groups with 8 channels
+        // each, several bands
         c(3, 8, 9, [9, 7], [3, 3], [1, 1], p(1), [1, 1], 1),
         c(1, 13, 8, [6, 11], [3, 3], [1, 1], p(0), [1, 1], 1),
         c(2, 9, 16, [5, 5], [3, 3], [1, 1], p(2), [1, 1], 1),
@@ -226,6 +227,7 @@ fn conv_cases() -> Vec<Case> {
             1,
         ),
         c(2, 16, 16, [9, 13], [3, 3], [1, 1], p(1), [1, 1], 2),
+        c(2, 8, 8, [10, 6], [3, 3], [1, 1], p(1), [1, 1], 1),
         c(1, 64, 48, [67, 129], [3, 3], [1, 1], p(1), [1, 1], 1),
     ]
 }
@@ -245,16 +247,19 @@ fn conv2d_gemm_matches_stock_and_naive() {
         let (ny, ndw, ndx) = naive(&c, &x, &w, &dy);
         // kx-only lowering of stride-1 convs off (0) and on (3, the default); a single batch
         // item's forward split over tile tasks (1, the default) or not (0); Winograd
-        // F(2×2, 3×3) for 3×3 stride-1 convs of ≥ 8 channels per group for the forward and
-        // weight gradient (2, the default, taking precedence over the kx-only paths), for the
-        // forward only (1) or off (0)
+        // for 3×3 stride-1 convs of ≥ 8 channels per group (taking precedence over the
+        // kx-only paths): F(4×4, 3×3) forward (every width: 4; ≥ WINO4_MIN_OW wide: 3, the
+        // default) and F(2×2, 3×3) weight gradient, F(2×2, 3×3) for both (2), for the
+        // forward only (1), or off (0)
         for (dtype, kxv, split, wino) in [
-            (DType::F32, 0, 1, 2),
+            (DType::F32, 0, 1, 4),
+            (DType::F32, 3, 0, 4),
+            (DType::F32, 3, 1, 3),
             (DType::F32, 3, 1, 2),
             (DType::F32, 3, 0, 1),
             (DType::F32, 3, 1, 0),
+            (DType::F64, 3, 1, 4),
             (DType::F64, 0, 1, 2),
-            (DType::F64, 3, 1, 1),
             (DType::F64, 3, 0, 0),
         ] {
             burn_flex::ops::conv_gemm::set_kx_variant(kxv);
@@ -351,7 +356,7 @@ fn conv2d_gemm_matches_stock_and_naive() {
         }
         burn_flex::ops::conv_gemm::set_kx_variant(3);
         burn_flex::ops::conv_gemm::set_forward_split(1);
-        burn_flex::ops::conv_gemm::set_winograd(2);
+        burn_flex::ops::conv_gemm::set_winograd(3);
     }
     eprintln!("{n} conv2d case/dtype/variant combinations checked");
 }

@@ -42,8 +42,8 @@ use super::conv_lower::{
     col2im_tile_add, forward_split, im2col_tile, kx_cols_tile, kx_weight, padded_ld,
     wgrad_transposed,
 };
-use super::conv_winograd;
-pub use super::conv_winograd::{WINO_MIN_C, set_winograd};
+pub use super::conv_winograd::{WINO_MIN_C, WINO4_MAX_C, WINO4_MIN_OW, set_winograd};
+use super::{conv_winograd, conv_winograd4};
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
 
@@ -255,12 +255,12 @@ fn task_sum<T: GemmElem>(
 /// The weight gradient of a 3×3 stride-1 conv as Winograd F(2×2, 3×3) (see
 /// [`conv_winograd::wgrad_band`]): tasks over (batch item, group, band of output rows).
 fn weight_grad_winograd<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
-    let (rows, n_bands, acc_len) = conv_winograd::wgrad_plan(g);
+    let (rows, n_bands, buf_len, acc_len) = conv_winograd::wgrad_plan(g);
     let items = g.batch * g.groups * n_bands;
     let n_tasks = items.min(4 * threads()).max(1);
     let (in_len, out_len) = (g.c_in * g.in_plane(), g.cog() * g.out_plane());
     let du = task_sum(n_tasks, acc_len, |task, acc: &mut [T]| {
-        let mut buf = vec![T::ZERO; conv_winograd::buf_len(g, rows)];
+        let mut buf = vec![T::ZERO; buf_len];
         let per_group = acc_len / g.groups;
         for item in task * items / n_tasks..(task + 1) * items / n_tasks {
             let band = item % n_bands;
@@ -535,10 +535,12 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
     // `C_in/g · kw`-row buffer, one GEMM per ky, on the weight permuted to
     // `[groups][kh][cog][cig·kw]`); otherwise im2col and one GEMM.
     let wino = conv_winograd::applies(g);
-    let wino_u = if wino {
-        conv_winograd::weight(weight, g)
-    } else {
-        Vec::new()
+    // Output tile side: 2 (F(2×2, 3×3)) or 4 (F(4×4, 3×3), `conv_winograd4`).
+    let wino_m = conv_winograd::forward_tile(g);
+    let wino_u = match (wino, wino_m) {
+        (false, _) => Vec::new(),
+        (true, 4) => conv_winograd4::weight(weight, g),
+        (true, _) => conv_winograd::weight(weight, g),
     };
     let kx = !wino && g.kx(1);
     let kx_w;
@@ -557,7 +559,7 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
     let par_batch = par_batch && !par_tiles;
     // Split: the same number `k` of tiles (≤ `rows_max` rows) for every thread.
     let rows = if wino {
-        conv_winograd::band_rows(g, par_tiles.then(threads))
+        conv_winograd::band_rows(g, par_tiles.then(threads), wino_m)
     } else if par_tiles {
         let k = g.oh.div_ceil(rows_max * threads()).max(1);
         g.oh.div_ceil(k * threads()).max(1)
@@ -570,7 +572,7 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
     let gemm_par = !par_batch && !split && flops >= 2.0e7 && threads() > 1;
     let col_ld = if kx { g.kx_ld(rows) } else { rows * g.ow };
     let col_len = if wino {
-        conv_winograd::buf_len(g, rows)
+        conv_winograd::buf_len(g, rows, wino_m)
     } else {
         n * col_ld
     };
@@ -588,7 +590,12 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
         debug_assert_eq!(dst.cols(), (oh1 - oh0) * g.ow);
         let bias_g = bias.map(|b| &b[grp * cog..(grp + 1) * cog]);
         if wino {
-            conv_winograd::band(xb, g, grp, oh0, oh1, &wino_u, bias_g, col, dst, gemm_par);
+            let band = if wino_m == 4 {
+                conv_winograd4::band
+            } else {
+                conv_winograd::band
+            };
+            band(xb, g, grp, oh0, oh1, &wino_u, bias_g, col, dst, gemm_par);
             return;
         }
         if kx {

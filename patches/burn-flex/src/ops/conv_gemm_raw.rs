@@ -23,18 +23,34 @@ pub trait GemmElem:
     const ONE: Self;
     /// One half (the Winograd kernel transform).
     const HALF: Self;
+    /// `v` rounded to this type (the Winograd transforms' constants).
+    fn from_f64(v: f64) -> Self;
+    /// This value as `f64` (the Winograd kernel transform runs in `f64`).
+    fn to_f64(self) -> f64;
 }
 
 impl GemmElem for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     const HALF: Self = 0.5;
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
 }
 
 impl GemmElem for f64 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
     const HALF: Self = 0.5;
+    fn from_f64(v: f64) -> Self {
+        v as f64
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
 }
 
 /// A strided matrix view: element `(i, j)` is `data[i * rs + j * cs]`.

@@ -15,11 +15,14 @@ use alloc::vec::Vec;
 use super::conv_gemm_raw::{DstRows, GemmElem, Mat, gemm_checked};
 use super::conv_lower::{Geom, Knob, col_budget};
 
-static WINOGRAD: Knob = Knob::new(2);
+static WINOGRAD: Knob = Knob::new(3);
 
-/// Benchmark / test hook, for the convs where [`applies`] holds: 2 (default) = Winograd for
-/// the forward (so also the stride-1 input gradient) and the weight gradient; 1 = for the
-/// forward only; 0 = the kx-only / im2col GEMM paths for every conv.
+/// Benchmark / test hook, for the convs where [`applies`] holds: 3 (default) = Winograd
+/// F(4×4, 3×3) for the forward (so also the stride-1 input gradient, see `conv_winograd4`)
+/// where [`forward_tile`] picks it, F(2×2, 3×3) for the other forwards and for the weight
+/// gradient; 4 = the same with F(4×4, 3×3) for every forward; 2 = F(2×2, 3×3) for
+/// the forward and weight gradient; 1 = F(2×2, 3×3) for the forward only; 0 = the kx-only /
+/// im2col GEMM paths for every conv.
 #[doc(hidden)]
 pub fn set_winograd(v: usize) {
     WINOGRAD.set(v);
@@ -47,35 +50,58 @@ pub(super) fn applies_wgrad(g: &Geom) -> bool {
     WINOGRAD.get() >= 2 && applies(g)
 }
 
-/// Tiles across one output row band.
-fn tiles_x(g: &Geom) -> usize {
-    g.ow.div_ceil(2)
+/// Narrowest output for the F(4×4, 3×3) forward (its rows hold a quarter as many tiles as the
+/// output is wide: the GEMMs' width and the transforms' loops).
+pub const WINO4_MIN_OW: usize = 32;
+
+/// Largest `min(C_in/g, C_out/g)` for the F(4×4, 3×3) forward. Measured on the compact
+/// generator's layers (`bench/conv_ops`, `WINOAB=2 WINO_ON=4`, 2-core Zen 1): F(4×4, 3×3)
+/// was 7–19 % faster than F(2×2, 3×3) wherever either channel count was ≤ 48 (24–48 → any,
+/// any → 24–48, at 32² to 128²), and 10–40 % slower wherever both were ≥ 64 (96→96, 96→192,
+/// 64→192, 96→64 and their input gradients, at 16² and 32²).
+pub const WINO4_MAX_C: usize = 48;
+
+/// Output tile side of the Winograd forward of `g`: 4 (F(4×4, 3×3)) where the hook is 4, or
+/// where it is 3 (the default), the output at least [`WINO4_MIN_OW`] wide and one of the
+/// per-group channel counts at most [`WINO4_MAX_C`]; else 2.
+pub(super) fn forward_tile(g: &Geom) -> usize {
+    let v = WINOGRAD.get();
+    let fits = g.ow >= WINO4_MIN_OW && g.cig().min(g.cog()) <= WINO4_MAX_C;
+    if v >= 4 || (v == 3 && fits) { 4 } else { 2 }
 }
 
-/// Output rows per band (even, bands are whole row pairs): `V` and `M` of one band within
-/// twice the column budget; split over `threads` (one item's bands as tasks), the fewest
-/// bands within that budget whose count is a multiple of the thread count, where one exists.
-pub(super) fn band_rows(g: &Geom, threads: Option<usize>) -> usize {
-    let pairs = g.oh.div_ceil(2);
-    let per_pair = 16 * (g.cig() + g.cog()) * tiles_x(g);
-    let max_pairs = (2 * col_budget() / per_pair.max(1)).clamp(1, pairs.max(1));
+/// Tiles of side `m` across one output row band.
+fn tiles_x(g: &Geom, m: usize) -> usize {
+    g.ow.div_ceil(m)
+}
+
+/// Output rows per band of F(m×m, 3×3) (`m` = 2 or 4; a multiple of `m`, bands are whole tile
+/// rows): `V` and `M` of one band within twice the column budget; split over `threads` (one
+/// item's bands as tasks), the fewest bands within that budget whose count is a multiple of
+/// the thread count, where one exists.
+pub(super) fn band_rows(g: &Geom, threads: Option<usize>, m: usize) -> usize {
+    let tile_rows = g.oh.div_ceil(m);
+    let per_tile_row = (m + 2) * (m + 2) * (g.cig() + g.cog()) * tiles_x(g, m);
+    let max_t = (2 * col_budget() / per_tile_row.max(1)).clamp(1, tile_rows.max(1));
     let per_band = match threads {
         Some(threads) => {
-            let t0 = pairs.div_ceil(max_pairs).next_multiple_of(threads);
-            (t0..=pairs.max(t0))
-                .map(|t| pairs.div_ceil(t))
-                .find(|&pb| pairs.div_ceil(pb).is_multiple_of(threads))
-                .unwrap_or(pairs.div_ceil(t0))
+            let t0 = tile_rows.div_ceil(max_t).next_multiple_of(threads);
+            (t0..=tile_rows.max(t0))
+                .map(|t| tile_rows.div_ceil(t))
+                .find(|&pb| tile_rows.div_ceil(pb).is_multiple_of(threads))
+                .unwrap_or(tile_rows.div_ceil(t0))
         }
-        None => max_pairs,
+        None => max_t,
     };
-    2 * per_band.max(1)
+    m * per_band.max(1)
 }
 
-/// Length of the work buffer of a band of `rows` output rows (`V`, `M`, row scratch).
-pub(super) fn buf_len(g: &Geom, rows: usize) -> usize {
-    let (tx, ty) = (tiles_x(g), rows.div_ceil(2));
-    16 * (g.cig() + g.cog()) * tx * ty + 10 * (tx + 1)
+/// Length of the work buffer of a band of `rows` output rows of F(m×m, 3×3) (`V`, `M`, the
+/// transforms' row scratch).
+pub(super) fn buf_len(g: &Geom, rows: usize, m: usize) -> usize {
+    let (tx, ty) = (tiles_x(g, m), rows.div_ceil(m));
+    let scratch = if m == 4 { 52 } else { 10 };
+    (m + 2) * (m + 2) * (g.cig() + g.cog()) * tx * ty + scratch * (tx + 1)
 }
 
 /// The transformed kernel `U = G g Gᵀ`, laid out `[groups][16][C_out/g][C_in/g]`, from the
@@ -126,7 +152,7 @@ pub(super) fn band<T: GemmElem>(
     gemm_par: bool,
 ) {
     let (cig, cog) = (g.cig(), g.cog());
-    let (tx, ty) = (tiles_x(g), (oh1 - oh0).div_ceil(2));
+    let (tx, ty) = (tiles_x(g, 2), (oh1 - oh0).div_ceil(2));
     let nt = tx * ty;
     debug_assert_eq!(dst.cols(), (oh1 - oh0) * g.ow);
     let (v, rest) = buf.split_at_mut(16 * cig * nt);
@@ -339,11 +365,13 @@ fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     }
 }
 
-/// Layout of the Winograd weight gradient of `g`: output rows per band, bands per batch
-/// item and group, and the length of one task's accumulator (`[groups][16][C_out/g][C_in/g]`).
-pub(super) fn wgrad_plan(g: &Geom) -> (usize, usize, usize) {
-    let rows = band_rows(g, None);
-    (rows, g.oh.div_ceil(rows), g.groups * 16 * g.cog() * g.cig())
+/// Layout of the Winograd weight gradient of `g` (F(2×2, 3×3)): output rows per band, bands
+/// per batch item and group, the length of a band's work buffer and of one task's
+/// accumulator (`[groups][16][C_out/g][C_in/g]`).
+pub(super) fn wgrad_plan(g: &Geom) -> (usize, usize, usize, usize) {
+    let rows = band_rows(g, None, 2);
+    let acc_len = g.groups * 16 * g.cog() * g.cig();
+    (rows, g.oh.div_ceil(rows), buf_len(g, rows, 2), acc_len)
 }
 
 /// Weight gradient, one band of output rows `[oh0, oh1)` (`oh0` even) of group `grp` of one
@@ -365,7 +393,7 @@ pub(super) fn wgrad_band<T: GemmElem>(
     acc: &mut [T],
 ) {
     let (cig, cog) = (g.cig(), g.cog());
-    let (tx, ty) = (tiles_x(g), (oh1 - oh0).div_ceil(2));
+    let (tx, ty) = (tiles_x(g, 2), (oh1 - oh0).div_ceil(2));
     let nt = tx * ty;
     let (v, rest) = buf.split_at_mut(16 * cig * nt);
     let (m, rest) = rest.split_at_mut(16 * cog * nt);

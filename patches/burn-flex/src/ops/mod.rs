@@ -105,6 +105,7 @@ mod conv_lower;
 // PATCH (face-deblur): Winograd F(2×2, 3×3) forward of conv_gemm.
 pub mod conv_transpose;
 mod conv_winograd;
+mod conv_winograd4;
 pub mod cumulative;
 pub mod deform_conv;
 pub mod expand;

@@ -1,0 +1,328 @@
+//! PATCH (face-deblur): Winograd F(4×4, 3×3) for the forward of stride-1, undilated 3×3
+//! convolutions (and so for their stride-1 input gradient), where `conv_winograd` decides
+//! that Winograd applies and the hook selects the 4×4 tile (the default).
+//!
+//! Per output tile of 4×4 (Lavin & Gray 2016, interpolation points 0, ±1, ±2, ∞):
+//! `Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A`, with `d` the 6×6 input patch and `g` the 3×3 kernel. The
+//! 36 element-wise products, summed over input channels, are 36 GEMMs
+//! `M_ξ [C_out/g × T] = U_ξ [C_out/g × C_in/g] · V_ξ [C_in/g × T]` over the `T` tiles of a row
+//! band: 2.25 multiply-adds per output and input channel instead of 9 (F(2×2, 3×3): 4), and
+//! `V`, `M` 2.25× the size of the input and output (F(2×2, 3×3): 4×). Rounding: the
+//! transforms multiply by at most 8 and the kernel's by 1/24 (the kernel transform runs in
+//! f64); the patch tests hold it to 1e-4 of the naive f64 loops like every other path.
+//! The transforms work on whole tile rows split into the four column phases `x mod 4`, so
+//! every loop is unit stride. Safe code only; the GEMMs go through [`gemm_checked`].
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::conv_gemm_raw::{DstRows, GemmElem, Mat, gemm_checked};
+use super::conv_lower::Geom;
+
+/// The transformed kernel `U = G g Gᵀ`, laid out `[groups][36][C_out/g][C_in/g]`, from the
+/// weight `[C_out, C_in/g, 3, 3]`.
+pub(super) fn weight<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
+    let (cig, cog) = (g.cig(), g.cog());
+    assert_eq!(weight.len(), g.c_out * cig * 9, "winograd: weight size");
+    // G (6×3): rows [1/4, 0, 0], −[1, 1, 1]/6, −[1, −1, 1]/6, [1/24, 1/12, 1/6],
+    // [1/24, −1/12, 1/6], [0, 0, 1].
+    let gk = |[k0, k1, k2]: [f64; 3]| {
+        [
+            k0 / 4.0,
+            -(k0 + k1 + k2) / 6.0,
+            -(k0 - k1 + k2) / 6.0,
+            k0 / 24.0 + k1 / 12.0 + k2 / 6.0,
+            k0 / 24.0 - k1 / 12.0 + k2 / 6.0,
+            k2,
+        ]
+    };
+    let mut u = vec![T::ZERO; 36 * g.c_out * cig];
+    for (o, w_o) in weight.chunks_exact(cig * 9).enumerate() {
+        let (grp, ol) = (o / cog, o % cog);
+        for (cl, k) in w_o.chunks_exact(9).enumerate() {
+            let k = |i: usize| k[i].to_f64();
+            // G k: 6 rows of 3 (one column of the kernel at a time).
+            let cols: [[f64; 6]; 3] = core::array::from_fn(|c| gk([k(c), k(3 + c), k(6 + c)]));
+            // (G k) Gᵀ: the same on each of the 6 rows.
+            for r in 0..6 {
+                let row = gk([cols[0][r], cols[1][r], cols[2][r]]);
+                for (s, v) in row.into_iter().enumerate() {
+                    u[((grp * 36 + 6 * r + s) * cog + ol) * cig + cl] = T::from_f64(v);
+                }
+            }
+        }
+    }
+    u
+}
+
+/// One band of output rows `[oh0, oh1)` (`oh0` a multiple of 4) of group `grp` of one batch
+/// item `xb` (`[C_in, H, W]`), written (plus `bias`) into `dst` (`C_out/g` rows of
+/// `(oh1 − oh0) · OW`). `u` is [`weight`]'s output, `buf` at least `conv_winograd::buf_len` of
+/// the band (with `m = 4`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn band<T: GemmElem>(
+    xb: &[T],
+    g: &Geom,
+    grp: usize,
+    oh0: usize,
+    oh1: usize,
+    u: &[T],
+    bias: Option<&[T]>,
+    buf: &mut [T],
+    dst: &mut DstRows<'_, T>,
+    gemm_par: bool,
+) {
+    let (cig, cog) = (g.cig(), g.cog());
+    let (tx, ty) = (g.ow.div_ceil(4), (oh1 - oh0).div_ceil(4));
+    let nt = tx * ty;
+    debug_assert_eq!(dst.cols(), (oh1 - oh0) * g.ow);
+    let (v, rest) = buf.split_at_mut(36 * cig * nt);
+    let (m, rest) = rest.split_at_mut(36 * cog * nt);
+    let scratch = &mut rest[..52 * (tx + 1)];
+    let plane = g.h * g.w;
+    let row0 = oh0 as isize - g.pad[0] as isize;
+
+    // Input transform V_ξ[c][tile] = (Bᵀ d B)_ξ, one input channel at a time.
+    for cl in 0..cig {
+        let xc = &xb[(grp * cig + cl) * plane..][..plane];
+        input_transform(
+            xc,
+            &mut v[cl * nt..],
+            cig * nt,
+            scratch,
+            tx,
+            ty,
+            row0,
+            g.h,
+            g.w,
+            g.pad[1],
+        );
+    }
+
+    // M_ξ = U_ξ · V_ξ.
+    let u_g = &u[grp * 36 * cog * cig..][..36 * cog * cig];
+    for xi in 0..36 {
+        gemm_checked(
+            cog,
+            nt,
+            cig,
+            &mut m[xi * cog * nt..][..cog * nt],
+            nt,
+            1,
+            false,
+            Mat {
+                data: &u_g[xi * cog * cig..][..cog * cig],
+                rs: cig,
+                cs: 1,
+            },
+            Mat {
+                data: &v[xi * cig * nt..][..cig * nt],
+                rs: nt,
+                cs: 1,
+            },
+            gemm_par,
+        );
+    }
+
+    // Output transform Y = Aᵀ M A + bias, one output channel at a time.
+    for ol in 0..cog {
+        let bv = bias.map_or(T::ZERO, |b| b[ol]);
+        output_transform(
+            &m[ol * nt..],
+            cog * nt,
+            dst.row_mut(ol),
+            scratch,
+            tx,
+            ty,
+            oh1 - oh0,
+            g.ow,
+            bv,
+        );
+    }
+}
+
+/// `Bᵀ d` for one column `d` of 6 (Bᵀ rows: [4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0],
+/// [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]).
+#[inline(always)]
+fn bt<T: GemmElem>([d0, d1, d2, d3, d4, d5]: [T; 6], [two, four, five]: [T; 3]) -> [T; 6] {
+    let (p, q) = (d4 - four * d2, d3 - four * d1);
+    let (r, s) = (d4 - d2, two * (d3 - d1));
+    [
+        four * d0 - five * d2 + d4,
+        p + q,
+        p - q,
+        r + s,
+        r - s,
+        four * d1 - five * d3 + d5,
+    ]
+}
+
+/// `Aᵀ m` for one column `m` of 6 (Aᵀ rows: [1, 1, 1, 1, 1, 0], [0, 1, −1, 2, −2, 0],
+/// [0, 1, 1, 4, 4, 0], [0, 1, −1, 8, −8, 1]).
+#[inline(always)]
+fn at<T: GemmElem>([m0, m1, m2, m3, m4, m5]: [T; 6], [two, four, eight]: [T; 3]) -> [T; 4] {
+    let (s1, d1, s2, d2) = (m1 + m2, m1 - m2, m3 + m4, m3 - m4);
+    [
+        m0 + s1 + s2,
+        d1 + two * d2,
+        s1 + four * s2,
+        d1 + eight * d2 + m5,
+    ]
+}
+
+/// Input transform of one input channel `xc` (`[H, W]`) over a band of `ty` × `tx` tiles:
+/// writes `V_ξ[tile]` at `v[ξ · xi_stride + tile]` for ξ in 0..36. `scratch`: `52 · (tx + 1)`.
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
+    xc: &[T],
+    v: &mut [T],
+    xi_stride: usize,
+    scratch: &mut [T],
+    tx: usize,
+    ty: usize,
+    row0: isize,
+    h: usize,
+    w: usize,
+    pad_x: usize,
+) {
+    let n = tx + 1;
+    let k = [2.0, 4.0, 5.0].map(T::from_f64);
+    let (phases, rest) = scratch[..52 * n].split_at_mut(24 * n);
+    let (t, line) = rest.split_at_mut(24 * n);
+    // One zero-padded input row: line[q] = row[q − pad_x] for q in 0..4n.
+    let (lo, hi) = (pad_x.min(4 * n), (pad_x + w).min(4 * n));
+    line[..lo].fill(T::ZERO);
+    line[hi..].fill(T::ZERO);
+    for i in 0..ty {
+        // Six input rows as column phases: phases[(k · 4 + q) · n + j] = d_k[4j + q].
+        for (kr, ph) in phases.chunks_exact_mut(4 * n).enumerate() {
+            let r = row0 + (4 * i + kr) as isize;
+            if r < 0 || r >= h as isize {
+                ph.fill(T::ZERO);
+                continue;
+            }
+            let row = &xc[r as usize * w..][..w];
+            line[lo..hi].copy_from_slice(&row[..hi - lo]);
+            let (p0, rest) = ph.split_at_mut(n);
+            let (p1, rest) = rest.split_at_mut(n);
+            let (p2, p3) = rest.split_at_mut(n);
+            for ((((a, b), c), d), quad) in p0
+                .iter_mut()
+                .zip(p1.iter_mut())
+                .zip(p2.iter_mut())
+                .zip(p3.iter_mut())
+                .zip(line.chunks_exact(4))
+            {
+                (*a, *b, *c, *d) = (quad[0], quad[1], quad[2], quad[3]);
+            }
+        }
+        // Bᵀ d (rows): t[r] = Bᵀ row r applied to the six rows, every phase at once.
+        let m4 = 4 * n;
+        let (d0, d1, d2) = (&phases[..m4], &phases[m4..2 * m4], &phases[2 * m4..3 * m4]);
+        let (d3, d4, d5) = (
+            &phases[3 * m4..4 * m4],
+            &phases[4 * m4..5 * m4],
+            &phases[5 * m4..6 * m4],
+        );
+        let (t0, rest) = t.split_at_mut(m4);
+        let (t1, rest) = rest.split_at_mut(m4);
+        let (t2, rest) = rest.split_at_mut(m4);
+        let (t3, rest) = rest.split_at_mut(m4);
+        let (t4, t5) = rest.split_at_mut(m4);
+        let t5 = &mut t5[..m4];
+        for e in 0..m4 {
+            let b = bt([d0[e], d1[e], d2[e], d3[e], d4[e], d5[e]], k);
+            (t0[e], t1[e], t2[e], t3[e], t4[e], t5[e]) = (b[0], b[1], b[2], b[3], b[4], b[5]);
+        }
+        // (Bᵀ d) B (columns c0..c5 = q0[j], q1[j], q2[j], q3[j], q0[j + 1], q1[j + 1]).
+        for (r, tr) in t.chunks_exact(m4).enumerate() {
+            let q: [&[T]; 4] = core::array::from_fn(|p| &tr[p * n..][..n]);
+            let base = 6 * r * xi_stride + i * tx;
+            let (o0, rest) = v[base..].split_at_mut(xi_stride);
+            let (o1, rest) = rest.split_at_mut(xi_stride);
+            let (o2, rest) = rest.split_at_mut(xi_stride);
+            let (o3, rest) = rest.split_at_mut(xi_stride);
+            let (o4, o5) = rest.split_at_mut(xi_stride);
+            let (o0, o1, o2, o3, o4) = (
+                &mut o0[..tx],
+                &mut o1[..tx],
+                &mut o2[..tx],
+                &mut o3[..tx],
+                &mut o4[..tx],
+            );
+            let o5 = &mut o5[..tx];
+            for j in 0..tx {
+                let b = bt(
+                    [q[0][j], q[1][j], q[2][j], q[3][j], q[0][j + 1], q[1][j + 1]],
+                    k,
+                );
+                (o0[j], o1[j], o2[j], o3[j], o4[j], o5[j]) = (b[0], b[1], b[2], b[3], b[4], b[5]);
+            }
+        }
+    }
+}
+
+/// Output transform of one output channel: `m[ξ · xi_stride + tile]` holds `M_ξ` of the band's
+/// tiles; writes `Aᵀ M A + bias` into `out` (`band_rows` rows of `ow`). `scratch`: `28 · tx`.
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
+    m: &[T],
+    xi_stride: usize,
+    out: &mut [T],
+    scratch: &mut [T],
+    tx: usize,
+    ty: usize,
+    band_rows: usize,
+    ow: usize,
+    bias: T,
+) {
+    let k = [2.0, 4.0, 8.0].map(T::from_f64);
+    // us[(a · 6 + s) · tx + j]: row a of Aᵀ M, column s; ph[b · tx + j]: output column phase b.
+    let (us, ph) = scratch[..28 * tx].split_at_mut(24 * tx);
+    let quads = ow / 4;
+    for i in 0..ty {
+        for s in 0..6 {
+            let mv: [&[T]; 6] =
+                core::array::from_fn(|r| &m[(6 * r + s) * xi_stride + i * tx..][..tx]);
+            let (u0, rest) = us.split_at_mut(6 * tx);
+            let (u1, rest) = rest.split_at_mut(6 * tx);
+            let (u2, u3) = rest.split_at_mut(6 * tx);
+            let (u0, u1, u2, u3) = (
+                &mut u0[s * tx..][..tx],
+                &mut u1[s * tx..][..tx],
+                &mut u2[s * tx..][..tx],
+                &mut u3[s * tx..][..tx],
+            );
+            for j in 0..tx {
+                let a = at(
+                    [mv[0][j], mv[1][j], mv[2][j], mv[3][j], mv[4][j], mv[5][j]],
+                    k,
+                );
+                (u0[j], u1[j], u2[j], u3[j]) = (a[0], a[1], a[2], a[3]);
+            }
+        }
+        for a in 0..4 {
+            let y = 4 * i + a;
+            if y >= band_rows {
+                break;
+            }
+            let u: [&[T]; 6] = core::array::from_fn(|s| &us[(a * 6 + s) * tx..][..tx]);
+            let (b0, rest) = ph.split_at_mut(tx);
+            let (b1, rest) = rest.split_at_mut(tx);
+            let (b2, b3) = rest.split_at_mut(tx);
+            for j in 0..tx {
+                let o = at([u[0][j], u[1][j], u[2][j], u[3][j], u[4][j], u[5][j]], k);
+                (b0[j], b1[j], b2[j], b3[j]) = (o[0] + bias, o[1] + bias, o[2] + bias, o[3] + bias);
+            }
+            let orow = &mut out[y * ow..][..ow];
+            for (j, quad) in orow[..4 * quads].chunks_exact_mut(4).enumerate() {
+                quad.copy_from_slice(&[b0[j], b1[j], b2[j], b3[j]]);
+            }
+            for (c, o) in orow[4 * quads..].iter_mut().enumerate() {
+                *o = [&*b0, &*b1, &*b2][c][quads];
+            }
+        }
+    }
+}
