@@ -42,8 +42,8 @@ use super::conv_lower::{
     col2im_tile_add, forward_split, im2col_tile, kx_cols_tile, kx_weight, padded_ld,
     wgrad_transposed,
 };
+use super::conv_winograd;
 pub use super::conv_winograd::{WINO_MIN_C, WINO4_MAX_C, WINO4_MIN_OW, set_winograd};
-use super::{conv_winograd, conv_winograd4};
 use crate::ops::module::{cast_from_f32, cast_to_f32};
 use crate::{FlexTensor, Layout};
 
@@ -535,12 +535,12 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
     // `C_in/g · kw`-row buffer, one GEMM per ky, on the weight permuted to
     // `[groups][kh][cog][cig·kw]`); otherwise im2col and one GEMM.
     let wino = conv_winograd::applies(g);
-    // Output tile side: 2 (F(2×2, 3×3)) or 4 (F(4×4, 3×3), `conv_winograd4`).
+    // Output tile side: 2 (F(2×2, 3×3)) or 4 (F(4×4, 3×3)).
     let wino_m = conv_winograd::forward_tile(g);
-    let wino_u = match (wino, wino_m) {
-        (false, _) => Vec::new(),
-        (true, 4) => conv_winograd4::weight(weight, g),
-        (true, _) => conv_winograd::weight(weight, g),
+    let wino_u = if wino {
+        conv_winograd::weight(weight, g, wino_m)
+    } else {
+        Vec::new()
     };
     let kx = !wino && g.kx(1);
     let kx_w;
@@ -590,12 +590,8 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
         debug_assert_eq!(dst.cols(), (oh1 - oh0) * g.ow);
         let bias_g = bias.map(|b| &b[grp * cog..(grp + 1) * cog]);
         if wino {
-            let band = if wino_m == 4 {
-                conv_winograd4::band
-            } else {
-                conv_winograd::band
-            };
-            band(xb, g, grp, oh0, oh1, &wino_u, bias_g, col, dst, gemm_par);
+            let u = &wino_u;
+            conv_winograd::band(xb, g, grp, oh0, oh1, wino_m, u, bias_g, col, dst, gemm_par);
             return;
         }
         if kx {

@@ -8,12 +8,17 @@
 //! 9 (2.25× fewer), for one pass over the input (`V`, 4× its size) and one over the output.
 //! The transforms work on whole tile rows (even/odd column halves, so every loop is unit
 //! stride). Safe code only; the GEMMs go through [`gemm_checked`].
+//!
+//! Also here: the band driver of F(4×4, 3×3) (its transforms are in `conv_winograd4`; which
+//! tile a forward uses is [`forward_tile`]'s choice), and the weight gradient as
+//! F(2×2, 3×3) ([`wgrad_band`], [`wgrad_finish`]).
 
 use alloc::vec;
 use alloc::vec::Vec;
 
 use super::conv_gemm_raw::{DstRows, GemmElem, Mat, gemm_checked};
 use super::conv_lower::{Geom, Knob, col_budget};
+use super::conv_winograd4;
 
 static WINOGRAD: Knob = Knob::new(3);
 
@@ -100,13 +105,26 @@ pub(super) fn band_rows(g: &Geom, threads: Option<usize>, m: usize) -> usize {
 /// transforms' row scratch).
 pub(super) fn buf_len(g: &Geom, rows: usize, m: usize) -> usize {
     let (tx, ty) = (tiles_x(g, m), rows.div_ceil(m));
-    let scratch = if m == 4 { 52 } else { 10 };
-    (m + 2) * (m + 2) * (g.cig() + g.cog()) * tx * ty + scratch * (tx + 1)
+    (m + 2) * (m + 2) * (g.cig() + g.cog()) * tx * ty + scratch_len(m) * (tx + 1)
 }
 
-/// The transformed kernel `U = G g Gᵀ`, laid out `[groups][16][C_out/g][C_in/g]`, from the
-/// weight `[C_out, C_in/g, 3, 3]`.
-pub(super) fn weight<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
+/// The transforms' row scratch of F(m×m, 3×3), per tile across a band plus one.
+fn scratch_len(m: usize) -> usize {
+    if m == 4 { 52 } else { 10 }
+}
+
+/// The transformed kernel `U = G g Gᵀ` of F(m×m, 3×3), laid out
+/// `[groups][(m + 2)²][C_out/g][C_in/g]`, from the weight `[C_out, C_in/g, 3, 3]`.
+pub(super) fn weight<T: GemmElem>(weight: &[T], g: &Geom, m: usize) -> Vec<T> {
+    if m == 4 {
+        conv_winograd4::weight(weight, g)
+    } else {
+        weight2(weight, g)
+    }
+}
+
+/// [`weight`] of F(2×2, 3×3).
+fn weight2<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
     let (cig, cog) = (g.cig(), g.cog());
     assert_eq!(weight.len(), g.c_out * cig * 9, "winograd: weight size");
     let mut u = vec![T::ZERO; 16 * g.c_out * cig];
@@ -135,9 +153,10 @@ pub(super) fn weight<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
     u
 }
 
-/// One band of output rows `[oh0, oh1)` (`oh0` even) of group `grp` of one batch item `xb`
-/// (`[C_in, H, W]`), written (plus `bias`) into `dst` (`C_out/g` rows of `(oh1 − oh0) · OW`).
-/// `u` is [`weight`]'s output, `buf` at least [`buf_len`] of the band.
+/// One band of output rows `[oh0, oh1)` (`oh0` a multiple of `m`) of group `grp` of one
+/// batch item `xb` (`[C_in, H, W]`) as F(m×m, 3×3) (`m` = 2, or 4: `conv_winograd4`'s
+/// transforms), written (plus `bias`) into `dst` (`C_out/g` rows of `(oh1 − oh0) · OW`). `u`
+/// is [`weight`]'s output, `buf` at least [`buf_len`] of the band.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn band<T: GemmElem>(
     xb: &[T],
@@ -145,6 +164,7 @@ pub(super) fn band<T: GemmElem>(
     grp: usize,
     oh0: usize,
     oh1: usize,
+    m: usize,
     u: &[T],
     bias: Option<&[T]>,
     buf: &mut [T],
@@ -152,19 +172,31 @@ pub(super) fn band<T: GemmElem>(
     gemm_par: bool,
 ) {
     let (cig, cog) = (g.cig(), g.cog());
-    let (tx, ty) = (tiles_x(g, 2), (oh1 - oh0).div_ceil(2));
+    let pts = (m + 2) * (m + 2);
+    let (tx, ty) = (tiles_x(g, m), (oh1 - oh0).div_ceil(m));
     let nt = tx * ty;
     debug_assert_eq!(dst.cols(), (oh1 - oh0) * g.ow);
-    let (v, rest) = buf.split_at_mut(16 * cig * nt);
-    let (m, rest) = rest.split_at_mut(16 * cog * nt);
-    let scratch = &mut rest[..10 * (tx + 1)];
+    let (v, rest) = buf.split_at_mut(pts * cig * nt);
+    let (mm, rest) = rest.split_at_mut(pts * cog * nt);
+    let scratch = &mut rest[..scratch_len(m) * (tx + 1)];
     let plane = g.h * g.w;
     let row0 = oh0 as isize - g.pad[0] as isize;
+    let input = if m == 4 {
+        conv_winograd4::input_transform
+    } else {
+        input_transform
+    };
+    let output = if m == 4 {
+        conv_winograd4::output_transform
+    } else {
+        output_transform
+    };
 
     // Input transform V_ξ[c][tile] = (Bᵀ d B)_ξ, one input channel at a time.
     for cl in 0..cig {
         let xc = &xb[(grp * cig + cl) * plane..][..plane];
-        input_transform(
+        let (h, w, pad_x) = (g.h, g.w, g.pad[1]);
+        input(
             xc,
             &mut v[cl * nt..],
             cig * nt,
@@ -172,20 +204,20 @@ pub(super) fn band<T: GemmElem>(
             tx,
             ty,
             row0,
-            g.h,
-            g.w,
-            g.pad[1],
+            h,
+            w,
+            pad_x,
         );
     }
 
     // M_ξ = U_ξ · V_ξ.
-    let u_g = &u[grp * 16 * cog * cig..][..16 * cog * cig];
-    for xi in 0..16 {
+    let u_g = &u[grp * pts * cog * cig..][..pts * cog * cig];
+    for xi in 0..pts {
         gemm_checked(
             cog,
             nt,
             cig,
-            &mut m[xi * cog * nt..][..cog * nt],
+            &mut mm[xi * cog * nt..][..cog * nt],
             nt,
             1,
             false,
@@ -206,14 +238,15 @@ pub(super) fn band<T: GemmElem>(
     // Output transform Y = Aᵀ M A + bias, one output channel at a time.
     for ol in 0..cog {
         let bv = bias.map_or(T::ZERO, |b| b[ol]);
-        output_transform(
-            &m[ol * nt..],
+        let rows = oh1 - oh0;
+        output(
+            &mm[ol * nt..],
             cog * nt,
             dst.row_mut(ol),
             scratch,
             tx,
             ty,
-            oh1 - oh0,
+            rows,
             g.ow,
             bv,
         );
@@ -397,7 +430,7 @@ pub(super) fn wgrad_band<T: GemmElem>(
     let nt = tx * ty;
     let (v, rest) = buf.split_at_mut(16 * cig * nt);
     let (m, rest) = rest.split_at_mut(16 * cog * nt);
-    let scratch = &mut rest[..10 * (tx + 1)];
+    let scratch = &mut rest[..scratch_len(2) * (tx + 1)];
     let plane = g.h * g.w;
     let row0 = oh0 as isize - g.pad[0] as isize;
     for cl in 0..cig {

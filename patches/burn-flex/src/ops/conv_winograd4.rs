@@ -1,6 +1,7 @@
-//! PATCH (face-deblur): Winograd F(4×4, 3×3) for the forward of stride-1, undilated 3×3
-//! convolutions (and so for their stride-1 input gradient), where `conv_winograd` decides
-//! that Winograd applies and the hook selects the 4×4 tile (the default).
+//! PATCH (face-deblur): the kernel and data transforms of Winograd F(4×4, 3×3), for the
+//! forward of stride-1, undilated 3×3 convolutions (and so for their stride-1 input
+//! gradient) where `conv_winograd::forward_tile` picks the 4×4 tile; `conv_winograd::band`
+//! runs them around its GEMMs.
 //!
 //! Per output tile of 4×4 (Lavin & Gray 2016, interpolation points 0, ±1, ±2, ∞):
 //! `Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A`, with `d` the 6×6 input patch and `g` the 3×3 kernel. The
@@ -11,12 +12,12 @@
 //! transforms multiply by at most 8 and the kernel's by 1/24 (the kernel transform runs in
 //! f64); the patch tests hold it to 1e-4 of the naive f64 loops like every other path.
 //! The transforms work on whole tile rows split into the four column phases `x mod 4`, so
-//! every loop is unit stride. Safe code only; the GEMMs go through [`gemm_checked`].
+//! every loop is unit stride. Safe code only.
 
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::conv_gemm_raw::{DstRows, GemmElem, Mat, gemm_checked};
+use super::conv_gemm_raw::GemmElem;
 use super::conv_lower::Geom;
 
 /// The transformed kernel `U = G g Gᵀ`, laid out `[groups][36][C_out/g][C_in/g]`, from the
@@ -55,92 +56,6 @@ pub(super) fn weight<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
     u
 }
 
-/// One band of output rows `[oh0, oh1)` (`oh0` a multiple of 4) of group `grp` of one batch
-/// item `xb` (`[C_in, H, W]`), written (plus `bias`) into `dst` (`C_out/g` rows of
-/// `(oh1 − oh0) · OW`). `u` is [`weight`]'s output, `buf` at least `conv_winograd::buf_len` of
-/// the band (with `m = 4`).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn band<T: GemmElem>(
-    xb: &[T],
-    g: &Geom,
-    grp: usize,
-    oh0: usize,
-    oh1: usize,
-    u: &[T],
-    bias: Option<&[T]>,
-    buf: &mut [T],
-    dst: &mut DstRows<'_, T>,
-    gemm_par: bool,
-) {
-    let (cig, cog) = (g.cig(), g.cog());
-    let (tx, ty) = (g.ow.div_ceil(4), (oh1 - oh0).div_ceil(4));
-    let nt = tx * ty;
-    debug_assert_eq!(dst.cols(), (oh1 - oh0) * g.ow);
-    let (v, rest) = buf.split_at_mut(36 * cig * nt);
-    let (m, rest) = rest.split_at_mut(36 * cog * nt);
-    let scratch = &mut rest[..52 * (tx + 1)];
-    let plane = g.h * g.w;
-    let row0 = oh0 as isize - g.pad[0] as isize;
-
-    // Input transform V_ξ[c][tile] = (Bᵀ d B)_ξ, one input channel at a time.
-    for cl in 0..cig {
-        let xc = &xb[(grp * cig + cl) * plane..][..plane];
-        input_transform(
-            xc,
-            &mut v[cl * nt..],
-            cig * nt,
-            scratch,
-            tx,
-            ty,
-            row0,
-            g.h,
-            g.w,
-            g.pad[1],
-        );
-    }
-
-    // M_ξ = U_ξ · V_ξ.
-    let u_g = &u[grp * 36 * cog * cig..][..36 * cog * cig];
-    for xi in 0..36 {
-        gemm_checked(
-            cog,
-            nt,
-            cig,
-            &mut m[xi * cog * nt..][..cog * nt],
-            nt,
-            1,
-            false,
-            Mat {
-                data: &u_g[xi * cog * cig..][..cog * cig],
-                rs: cig,
-                cs: 1,
-            },
-            Mat {
-                data: &v[xi * cig * nt..][..cig * nt],
-                rs: nt,
-                cs: 1,
-            },
-            gemm_par,
-        );
-    }
-
-    // Output transform Y = Aᵀ M A + bias, one output channel at a time.
-    for ol in 0..cog {
-        let bv = bias.map_or(T::ZERO, |b| b[ol]);
-        output_transform(
-            &m[ol * nt..],
-            cog * nt,
-            dst.row_mut(ol),
-            scratch,
-            tx,
-            ty,
-            oh1 - oh0,
-            g.ow,
-            bv,
-        );
-    }
-}
-
 /// `Bᵀ d` for one column `d` of 6 (Bᵀ rows: [4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0],
 /// [0, 4, −4, −1, 1, 0], [0, −2, −1, 2, 1, 0], [0, 2, −1, −2, 1, 0], [0, 4, 0, −5, 0, 1]).
 #[inline(always)]
@@ -174,7 +89,7 @@ fn at<T: GemmElem>([m0, m1, m2, m3, m4, m5]: [T; 6], [two, four, eight]: [T; 3])
 /// writes `V_ξ[tile]` at `v[ξ · xi_stride + tile]` for ξ in 0..36. `scratch`: `52 · (tx + 1)`.
 #[allow(clippy::too_many_arguments)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
-fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
+pub(super) fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     xc: &[T],
     v: &mut [T],
     xi_stride: usize,
@@ -267,7 +182,7 @@ fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
 /// tiles; writes `Aᵀ M A + bias` into `out` (`band_rows` rows of `ow`). `scratch`: `28 · tx`.
 #[allow(clippy::too_many_arguments)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
-fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
+pub(super) fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     m: &[T],
     xi_stride: usize,
     out: &mut [T],
