@@ -6,7 +6,9 @@
 //! output rows (`col` = im2col of one tile, `[C_in/g · kh · kw, rows · OW]`, ≤ [`COL_ELEMS`]):
 //!
 //! - weight grad: `dW_g += dY_{b,g}[:, tile] · col_{b,g,tile}ᵀ`, accumulated over batch and tiles
-//!   in per-task partial sums (fixed task split, summed in order ⇒ deterministic);
+//!   in per-task partial sums (fixed task split, summed in order ⇒ deterministic); 3×3
+//!   stride-1 convs with ≥ 8 channels per group run it as Winograd F(2×2, 3×3) instead
+//!   ([`super::conv_winograd::wgrad_band`]);
 //! - input grad:  `col = W_gᵀ · dY_{b,g}[:, tile]`, then col2im (scatter-add) into `dX_b`;
 //! - forward:     `Y_{b,g}[:, tile] = W_g · col`, GEMM written straight into the output.
 //!
@@ -530,8 +532,8 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
         return y;
     }
 
-    // Stride-1 undilated 3×3 with enough channels: Winograd F(2×2, 3×3) on bands of even
-    // row counts (`conv_winograd`). Else stride 1, kh > 1: kx-only lowering (a
+    // Stride-1 undilated 3×3 with enough channels: Winograd F(2×2, 3×3) or F(4×4, 3×3) on
+    // bands of whole tile rows (`conv_winograd`). Else stride 1, kh > 1: kx-only lowering (a
     // `C_in/g · kw`-row buffer, one GEMM per ky, on the weight permuted to
     // `[groups][kh][cog][cig·kw]`); otherwise im2col and one GEMM.
     let wino = conv_winograd::applies(g);

@@ -46,10 +46,10 @@ impl GemmElem for f64 {
     const ONE: Self = 1.0;
     const HALF: Self = 0.5;
     fn from_f64(v: f64) -> Self {
-        v as f64
+        v
     }
     fn to_f64(self) -> f64 {
-        self as f64
+        self
     }
 }
 

@@ -255,7 +255,7 @@ pub(super) fn band<T: GemmElem>(
 
 /// Input transform of one input channel `xc` (`[H, W]`) over a band of `ty` × `tx` tiles:
 /// writes `V_ξ[tile]` at `v[ξ · xi_stride + tile]` for ξ in 0..16. `scratch`: `10 · (tx + 1)`.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::extra_unused_type_parameters)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
 fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     xc: &[T],
@@ -336,7 +336,7 @@ fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
 /// Output transform of one output channel: `m[ξ · xi_stride + tile]` holds `M_ξ` of the band's
 /// tiles; writes `Aᵀ M A + bias` (Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]) into `out`
 /// (`band_rows` rows of `ow`). `scratch`: `6 · tx`.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::extra_unused_type_parameters)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
 fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     m: &[T],
@@ -506,6 +506,7 @@ pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom) -> Vec<T> {
 /// the band's rows of `ow`, a last odd row or column counting as zero past its end): writes
 /// `(A dY Aᵀ)_ξ[tile]` (A = [[1, 0], [1, 1], [1, −1], [0, −1]]) at `m[ξ · xi_stride + tile]`.
 /// `scratch`: `6 · tx`.
+#[allow(clippy::extra_unused_type_parameters)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
 fn grad_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     dy: &[T],

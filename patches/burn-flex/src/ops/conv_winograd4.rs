@@ -87,7 +87,7 @@ fn at<T: GemmElem>([m0, m1, m2, m3, m4, m5]: [T; 6], [two, four, eight]: [T; 3])
 
 /// Input transform of one input channel `xc` (`[H, W]`) over a band of `ty` × `tx` tiles:
 /// writes `V_ξ[tile]` at `v[ξ · xi_stride + tile]` for ξ in 0..36. `scratch`: `52 · (tx + 1)`.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::extra_unused_type_parameters)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
 pub(super) fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     xc: &[T],
@@ -180,7 +180,7 @@ pub(super) fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: Ge
 
 /// Output transform of one output channel: `m[ξ · xi_stride + tile]` holds `M_ξ` of the band's
 /// tiles; writes `Aᵀ M A + bias` into `out` (`band_rows` rows of `ow`). `scratch`: `28 · tx`.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::extra_unused_type_parameters)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
 pub(super) fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     m: &[T],
