@@ -15,9 +15,9 @@
 //!   (`set_kx_variant(0)`, the "stock" columns) vs on (`KXV`, default 3), interleaved;
 //! - `WINOAB=0|1|2`: patched ops of the 3×3 stride-1 layers, Winograd off (`WINOAB=0`,
 //!   `set_winograd(0)`: the kx-only paths), F(2×2, 3×3) for the forward only (`1`) or for
-//!   the forward and weight gradient (`2`) in the "stock" columns vs the default (F(4×4, 3×3)
-//!   forward where ≥ 64 wide, F(2×2, 3×3) weight gradient) or `WINO_ON` (4: F(4×4, 3×3)
-//!   for every forward), interleaved;
+//!   the forward and weight gradient (`2`) in the "stock" columns vs `WINO_ON` (default 3:
+//!   F(4×4, 3×3) forward where `WINO4_MIN_OW` / `WINO4_MAX_C` pick it, F(2×2, 3×3) weight
+//!   gradient; 4: F(4×4, 3×3) for every forward), interleaved;
 //! - `SPLITAB=1` (with `B=1`): patched forward and input gradient, a single batch item's
 //!   forward split over tile tasks off (`set_forward_split(0)`) vs on, interleaved;
 //! - `REPS` (default 5), `ONLY` (substring of the layer name), `COL` (column budget, also
@@ -84,11 +84,16 @@ struct Shape {
     transposed: bool,
 }
 
-fn main() {
-    let reps: usize = std::env::var("REPS")
+/// The environment variable `name` as a number, or `default` when it is unset or not one.
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(default)
+}
+
+fn main() {
+    let reps: usize = env_usize("REPS", 5);
     let filter = std::env::var("ONLY").unwrap_or_default();
     if let Some(v) = std::env::var("WGV").ok().and_then(|s| s.parse().ok()) {
         burn_flex::ops::conv_gemm::set_wgrad_variant(v);
@@ -327,10 +332,7 @@ struct Layer {
 /// number of such layers, and the totals. The channel-attention 1×1 convs on 1×1 maps are
 /// left out (negligible FLOPs).
 fn model_breakdown(reps: usize, filter: &str) {
-    let batch: usize = std::env::var("B")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4);
+    let batch: usize = env_usize("B", 4);
     let l = |name, count, c_in, c_out, hw, k, stride, pad, transposed, x_grad| Layer {
         name,
         count,
@@ -478,10 +480,7 @@ fn model_breakdown(reps: usize, filter: &str) {
     ];
     // `HW`: the generator's input side (default 128; 64 = the training crops of
     // `train/finetune.json`): every layer's side scaled by HW/128 (the names keep the 128² sides).
-    let side: usize = std::env::var("HW")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(128);
+    let side: usize = env_usize("HW", 128);
     let layers = layers.map(|ly| Layer {
         hw: (ly.hw * side / 128).max(1),
         ..ly
@@ -700,10 +699,7 @@ fn wgrad_ab(ly: &Layer, batch: usize, reps: usize) {
 }
 
 fn kx_new() -> usize {
-    std::env::var("KXV")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
+    env_usize("KXV", 3)
 }
 
 /// Patched ops, kx-only lowering off (variant 0) vs on (`KXV`, default 3): (off, on) medians.
@@ -716,21 +712,15 @@ fn kx_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
 }
 
 /// Patched ops, Winograd at `WINOAB` (0 = off, the default; 1 = F(2×2, 3×3) forward only;
-/// 2 = F(2×2, 3×3) forward and weight gradient) vs the default (3: F(4×4, 3×3) forward,
-/// F(2×2, 3×3) weight gradient): (`WINOAB`, default) medians.
+/// 2 = F(2×2, 3×3) forward and weight gradient) vs at `WINO_ON` (default 3, the library's
+/// default; 4 = F(4×4, 3×3) for every forward): (`WINOAB`, `WINO_ON`) medians.
 fn wino_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
     if ly.transposed || ly.k != 3 || ly.stride != 1 {
         return [(0.0, 0.0); 3];
     }
     let set = burn_flex::ops::conv_gemm::set_winograd;
-    let off = std::env::var("WINOAB")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let on = std::env::var("WINO_ON")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+    let off = env_usize("WINOAB", 0);
+    let on = env_usize("WINO_ON", 3);
     knob_ab(ly, batch, reps, set, [off, on], 3)
 }
 

@@ -179,36 +179,12 @@ pub(super) fn band<T: GemmElem>(
     let (v, rest) = buf.split_at_mut(pts * cig * nt);
     let (mm, rest) = rest.split_at_mut(pts * cog * nt);
     let scratch = &mut rest[..scratch_len(m) * (tx + 1)];
-    let plane = g.h * g.w;
-    let row0 = oh0 as isize - g.pad[0] as isize;
-    let input = if m == 4 {
-        conv_winograd4::input_transform
-    } else {
-        input_transform
-    };
     let output = if m == 4 {
         conv_winograd4::output_transform
     } else {
         output_transform
     };
-
-    // Input transform V_ξ[c][tile] = (Bᵀ d B)_ξ, one input channel at a time.
-    for cl in 0..cig {
-        let xc = &xb[(grp * cig + cl) * plane..][..plane];
-        let (h, w, pad_x) = (g.h, g.w, g.pad[1]);
-        input(
-            xc,
-            &mut v[cl * nt..],
-            cig * nt,
-            scratch,
-            tx,
-            ty,
-            row0,
-            h,
-            w,
-            pad_x,
-        );
-    }
+    input_planes(xb, g, grp, oh0, m, v, scratch, tx, ty);
 
     // M_ξ = U_ξ · V_ξ.
     let u_g = &u[grp * pts * cog * cig..][..pts * cog * cig];
@@ -238,7 +214,6 @@ pub(super) fn band<T: GemmElem>(
     // Output transform Y = Aᵀ M A + bias, one output channel at a time.
     for ol in 0..cog {
         let bv = bias.map_or(T::ZERO, |b| b[ol]);
-        let rows = oh1 - oh0;
         output(
             &mm[ol * nt..],
             cog * nt,
@@ -246,9 +221,48 @@ pub(super) fn band<T: GemmElem>(
             scratch,
             tx,
             ty,
-            rows,
+            oh1 - oh0,
             g.ow,
             bv,
+        );
+    }
+}
+
+/// Input transform of F(m×m, 3×3) of a band (from output row `oh0`, `ty` × `tx` tiles) of
+/// group `grp` of one batch item `xb` (`[C_in, H, W]`): `V_ξ[c][tile] = (Bᵀ d B)_ξ` into `v`
+/// (`[(m + 2)²][C_in/g][tiles]`), one input channel at a time.
+#[allow(clippy::too_many_arguments)]
+fn input_planes<T: GemmElem>(
+    xb: &[T],
+    g: &Geom,
+    grp: usize,
+    oh0: usize,
+    m: usize,
+    v: &mut [T],
+    scratch: &mut [T],
+    tx: usize,
+    ty: usize,
+) {
+    let (cig, nt, plane) = (g.cig(), tx * ty, g.h * g.w);
+    let row0 = oh0 as isize - g.pad[0] as isize;
+    let input = if m == 4 {
+        conv_winograd4::input_transform
+    } else {
+        input_transform
+    };
+    for cl in 0..cig {
+        let xc = &xb[(grp * cig + cl) * plane..][..plane];
+        input(
+            xc,
+            &mut v[cl * nt..],
+            cig * nt,
+            scratch,
+            tx,
+            ty,
+            row0,
+            g.h,
+            g.w,
+            g.pad[1],
         );
     }
 }
@@ -431,23 +445,7 @@ pub(super) fn wgrad_band<T: GemmElem>(
     let (v, rest) = buf.split_at_mut(16 * cig * nt);
     let (m, rest) = rest.split_at_mut(16 * cog * nt);
     let scratch = &mut rest[..scratch_len(2) * (tx + 1)];
-    let plane = g.h * g.w;
-    let row0 = oh0 as isize - g.pad[0] as isize;
-    for cl in 0..cig {
-        let xc = &xb[(grp * cig + cl) * plane..][..plane];
-        input_transform(
-            xc,
-            &mut v[cl * nt..],
-            cig * nt,
-            scratch,
-            tx,
-            ty,
-            row0,
-            g.h,
-            g.w,
-            g.pad[1],
-        );
-    }
+    input_planes(xb, g, grp, oh0, 2, v, scratch, tx, ty);
     let out_plane = g.oh * g.ow;
     for ol in 0..cog {
         let band = &dyb[ol * out_plane + oh0 * g.ow..][..(oh1 - oh0) * g.ow];
