@@ -75,6 +75,191 @@ pub(super) fn forward_tile(g: &Geom) -> usize {
     if v >= 4 || (v == 3 && fits) { 4 } else { 2 }
 }
 
+/// Lanes of one block of [`lanes`]: one AVX2 vector of `f32`.
+const LANES: usize = 8;
+
+/// `dst[dst_at[o] + j] = f([src[src_at[0] + j], src[src_at[1] + j], …])[o]` for `j` in
+/// `0..len`, in fixed blocks of [`LANES`], the last block overlapping the one before (so
+/// `dst` must be another buffer than `src`: the borrows see to it); below `LANES` one element
+/// at a time. The transforms' loops run over the 8–32 tiles of a band row: left to itself the
+/// compiler vectorizes such a loop 32 lanes at a time (4 vectors unrolled) and runs shorter
+/// ones half-width or scalar; a fixed block's per-lane body becomes one vector op per line.
+/// Rows are offsets into one buffer, not slices: building arrays of slices per call cost as
+/// much as a block's arithmetic on the 8-tile rows of 16² maps.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops on purpose, see the body
+pub(super) fn lanes<T: GemmElem, const I: usize, const O: usize>(
+    src: &[T],
+    src_at: [usize; I],
+    dst: &mut [T],
+    dst_at: [usize; O],
+    len: usize,
+    f: impl Fn([T; I]) -> [T; O],
+) {
+    // Plain index loops with constant bounds throughout: `core::array::from_fn` and friends
+    // are not always inlined here, and an outlined call per lane undoes the vectorization.
+    if len < LANES {
+        for j in 0..len {
+            let mut x = [T::ZERO; I];
+            for i in 0..I {
+                x[i] = src[src_at[i] + j];
+            }
+            let r = f(x);
+            for o in 0..O {
+                dst[dst_at[o] + j] = r[o];
+            }
+        }
+        return;
+    }
+    let mut j0 = 0;
+    while j0 < len {
+        let j = j0.min(len - LANES);
+        let mut block = [[T::ZERO; LANES]; I];
+        for i in 0..I {
+            block[i].copy_from_slice(&src[src_at[i] + j..][..LANES]);
+        }
+        let mut res = [[T::ZERO; LANES]; O];
+        for k in 0..LANES {
+            let mut x = [T::ZERO; I];
+            for i in 0..I {
+                x[i] = block[i][k];
+            }
+            let r = f(x);
+            for o in 0..O {
+                res[o][k] = r[o];
+            }
+        }
+        for o in 0..O {
+            dst[dst_at[o] + j..][..LANES].copy_from_slice(&res[o]);
+        }
+        j0 += LANES;
+    }
+}
+
+/// The offsets `start + i · stride` for `i` in `0..K` (rows for [`lanes`]).
+#[inline(always)]
+pub(super) fn strided<const K: usize>(start: usize, stride: usize) -> [usize; K] {
+    let mut at = [0; K];
+    for (i, at) in at.iter_mut().enumerate() {
+        *at = start + i * stride;
+    }
+    at
+}
+
+/// `K` slices of `len` of `buf`, the `i`-th from `start + i · stride`.
+#[inline(always)]
+pub(super) fn rows<T, const K: usize>(
+    buf: &[T],
+    start: usize,
+    stride: usize,
+    len: usize,
+) -> [&[T]; K] {
+    let mut out = [&buf[..0]; K];
+    for (i, row) in out.iter_mut().enumerate() {
+        *row = &buf[start + i * stride..][..len];
+    }
+    out
+}
+
+/// The even / odd columns of one input row, zero outside it: `e[j] = row[2j − pad]`,
+/// `o[j] = row[2j + 1 − pad]` for `j` in `0..e.len()` (`o` as long).
+#[inline(always)]
+pub(super) fn split2<T: GemmElem>(row: &[T], pad: usize, e: &mut [T], o: &mut [T]) {
+    let (n, w) = (e.len(), row.len());
+    let (lo, hi) = split_range(n, w, pad, 2);
+    for j in (0..lo).chain(hi..n) {
+        e[j] = at_or_zero(row, 2 * j, pad);
+        o[j] = at_or_zero(row, 2 * j + 1, pad);
+    }
+    if hi > lo {
+        let src = &row[2 * lo - pad..][..2 * (hi - lo)];
+        for ((e, o), pair) in e[lo..hi]
+            .iter_mut()
+            .zip(&mut o[lo..hi])
+            .zip(src.chunks_exact(2))
+        {
+            (*e, *o) = (pair[0], pair[1]);
+        }
+    }
+}
+
+/// The four column phases of one input row, zero outside it: `ph[p · n + j] =
+/// row[4j + p − pad]` for `j` in `0..n` (`ph`: `4n`).
+#[inline(always)]
+pub(super) fn split4<T: GemmElem>(row: &[T], pad: usize, ph: &mut [T]) {
+    let (n, w) = (ph.len() / 4, row.len());
+    let (p0, rest) = ph.split_at_mut(n);
+    let (p1, rest) = rest.split_at_mut(n);
+    let (p2, p3) = rest.split_at_mut(n);
+    let p3 = &mut p3[..n];
+    let (lo, hi) = split_range(n, w, pad, 4);
+    for j in (0..lo).chain(hi..n) {
+        p0[j] = at_or_zero(row, 4 * j, pad);
+        p1[j] = at_or_zero(row, 4 * j + 1, pad);
+        p2[j] = at_or_zero(row, 4 * j + 2, pad);
+        p3[j] = at_or_zero(row, 4 * j + 3, pad);
+    }
+    if hi > lo {
+        let src = &row[4 * lo - pad..][..4 * (hi - lo)];
+        for ((((a, b), c), d), quad) in p0[lo..hi]
+            .iter_mut()
+            .zip(&mut p1[lo..hi])
+            .zip(&mut p2[lo..hi])
+            .zip(&mut p3[lo..hi])
+            .zip(src.chunks_exact(4))
+        {
+            (*a, *b, *c, *d) = (quad[0], quad[1], quad[2], quad[3]);
+        }
+    }
+}
+
+/// The `j` range `[lo, hi)` of [`split2`] / [`split4`] whose `p` columns all lie inside the
+/// row of `w` (the rest are edge tiles).
+#[inline(always)]
+fn split_range(n: usize, w: usize, pad: usize, p: usize) -> (usize, usize) {
+    let lo = pad.div_ceil(p).min(n);
+    (lo, ((w + pad) / p).clamp(lo, n))
+}
+
+/// `row[q − pad]`, or zero where that is outside the row.
+#[inline(always)]
+fn at_or_zero<T: GemmElem>(row: &[T], q: usize, pad: usize) -> T {
+    q.checked_sub(pad)
+        .and_then(|i| row.get(i))
+        .copied()
+        .unwrap_or(T::ZERO)
+}
+
+#[cfg(feature = "std")]
+std::thread_local! {
+    /// This thread's Winograd work buffer (see [`with_buf`]).
+    static BUF: core::cell::Cell<Vec<u64>> = const { core::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `f` on a work buffer of `len` elements: this thread's, reused from call to call
+/// and not cleared (every Winograd band writes each element of `V`, `M` and its scratch
+/// before reading it; zero-filling a fresh buffer per task was 5 % of a 96-channel layer). A
+/// nested call on the same thread (rayon work stealing) gets a fresh buffer; the larger one
+/// is kept. Without `std`, a zeroed `Vec` per call.
+pub(super) fn with_buf<T: GemmElem, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    #[cfg(feature = "std")]
+    {
+        let words = (len * core::mem::size_of::<T>()).div_ceil(8);
+        let mut v = BUF.with(|b| b.take());
+        if v.len() < words {
+            v.resize(words, 0);
+        }
+        let r = f(&mut bytemuck::cast_slice_mut::<u64, T>(&mut v[..words])[..len]);
+        BUF.with(|b| {
+            let other = b.take();
+            b.set(if other.len() > v.len() { other } else { v });
+        });
+        r
+    }
+    #[cfg(not(feature = "std"))]
+    f(&mut vec![T::ZERO; len])
+}
+
 /// Tiles of side `m` across one output row band.
 fn tiles_x(g: &Geom, m: usize) -> usize {
     g.ow.div_ceil(m)
@@ -110,7 +295,7 @@ pub(super) fn buf_len(g: &Geom, rows: usize, m: usize) -> usize {
 
 /// The transforms' row scratch of F(m×m, 3×3), per tile across a band plus one.
 fn scratch_len(m: usize) -> usize {
-    if m == 4 { 52 } else { 10 }
+    if m == 4 { 48 } else { 16 }
 }
 
 /// The transformed kernel `U = G g Gᵀ` of F(m×m, 3×3), laid out
@@ -268,7 +453,7 @@ fn input_planes<T: GemmElem>(
 }
 
 /// Input transform of one input channel `xc` (`[H, W]`) over a band of `ty` × `tx` tiles:
-/// writes `V_ξ[tile]` at `v[ξ · xi_stride + tile]` for ξ in 0..16. `scratch`: `10 · (tx + 1)`.
+/// writes `V_ξ[tile]` at `v[ξ · xi_stride + tile]` for ξ in 0..16. `scratch`: `16 · (tx + 1)`.
 #[allow(clippy::too_many_arguments, clippy::extra_unused_type_parameters)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
 fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
@@ -284,13 +469,10 @@ fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     pad_x: usize,
 ) {
     let n = tx + 1;
-    let (halves, line) = scratch[..10 * n].split_at_mut(8 * n);
-    // One zero-padded input row: line[q] = row[q − pad_x] for q in 0..2n.
-    let (lo, hi) = (pad_x.min(2 * n), (pad_x + w).min(2 * n));
-    line[..lo].fill(T::ZERO);
-    line[hi..].fill(T::ZERO);
+    let (halves, t) = scratch[..16 * n].split_at_mut(8 * n);
     for i in 0..ty {
-        // Four input rows as even / odd column halves: e_k[j] = d_k[2j], o_k[j] = d_k[2j + 1].
+        // Four input rows as even / odd column halves: e_k[j] = d_k[2j], o_k[j] = d_k[2j + 1]
+        // (halves = e_0..e_3, o_0..o_3, each n long).
         let (e, o) = halves.split_at_mut(4 * n);
         for k in 0..4 {
             let e_k = &mut e[k * n..][..n];
@@ -301,55 +483,37 @@ fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
                 o_k.fill(T::ZERO);
                 continue;
             }
-            let row = &xc[r as usize * w..][..w];
-            line[lo..hi].copy_from_slice(&row[..hi - lo]);
-            for ((e, o), pair) in e_k.iter_mut().zip(o_k.iter_mut()).zip(line.chunks_exact(2)) {
-                *e = pair[0];
-                *o = pair[1];
-            }
+            split2(&xc[r as usize * w..][..w], pad_x, e_k, o_k);
         }
-        // Bᵀ d (rows): t0 = d0 − d2, t1 = d1 + d2, t2 = d2 − d1, t3 = d1 − d3.
-        for half in [&mut *e, &mut *o] {
-            let (d0, rest) = half.split_at_mut(n);
-            let (d1, rest) = rest.split_at_mut(n);
-            let (d2, d3) = rest.split_at_mut(n);
-            for (((a, b), c), d) in d0
-                .iter_mut()
-                .zip(d1.iter_mut())
-                .zip(d2.iter_mut())
-                .zip(d3.iter_mut())
-            {
-                let (x0, x1, x2, x3) = (*a, *b, *c, *d);
-                *a = x0 - x2;
-                *b = x1 + x2;
-                *c = x2 - x1;
-                *d = x1 - x3;
-            }
+        // Bᵀ d (rows), per half: t0 = d0 − d2, t1 = d1 + d2, t2 = d2 − d1, t3 = d1 − d3.
+        for half in 0..2 {
+            lanes(
+                halves,
+                strided(4 * n * half, n),
+                t,
+                strided(4 * n * half, n),
+                n,
+                |[d0, d1, d2, d3]| [d0 - d2, d1 + d2, d2 - d1, d1 - d3],
+            );
         }
         // (Bᵀ d) B (columns c0..c3 = e[j], o[j], e[j + 1], o[j + 1]).
         for r in 0..4 {
-            let (e0, e1) = (&e[r * n..][..tx], &e[r * n + 1..][..tx]);
-            let (o0, o1) = (&o[r * n..][..tx], &o[r * n + 1..][..tx]);
-            let at = |s: usize| (4 * r + s) * xi_stride + i * tx;
-            for ((y, a), b) in v[at(0)..][..tx].iter_mut().zip(e0).zip(e1) {
-                *y = *a - *b;
-            }
-            for ((y, a), b) in v[at(1)..][..tx].iter_mut().zip(o0).zip(e1) {
-                *y = *a + *b;
-            }
-            for ((y, a), b) in v[at(2)..][..tx].iter_mut().zip(e1).zip(o0) {
-                *y = *a - *b;
-            }
-            for ((y, a), b) in v[at(3)..][..tx].iter_mut().zip(o0).zip(o1) {
-                *y = *a - *b;
-            }
+            let (e, o) = (r * n, (4 + r) * n);
+            lanes(
+                t,
+                [e, o, e + 1, o + 1],
+                v,
+                strided(4 * r * xi_stride + i * tx, xi_stride),
+                tx,
+                |[c0, c1, c2, c3]| [c0 - c2, c1 + c2, c2 - c1, c1 - c3],
+            );
         }
     }
 }
 
 /// Output transform of one output channel: `m[ξ · xi_stride + tile]` holds `M_ξ` of the band's
 /// tiles; writes `Aᵀ M A + bias` (Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]) into `out`
-/// (`band_rows` rows of `ow`). `scratch`: `6 · tx`.
+/// (`band_rows` rows of `ow`). `scratch`: `4 · tx`.
 #[allow(clippy::too_many_arguments, clippy::extra_unused_type_parameters)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
 fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
@@ -363,45 +527,38 @@ fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     ow: usize,
     bias: T,
 ) {
-    let (us, eo) = scratch[..6 * tx].split_at_mut(4 * tx);
-    let (even, odd) = eo.split_at_mut(tx);
+    let ph = &mut scratch[..4 * tx];
     let pairs = ow / 2;
     for i in 0..ty {
-        let mv = |xi: usize| &m[xi * xi_stride + i * tx..][..tx];
+        // Both output rows of the tile row, as even / odd column halves: row a of Aᵀ M is
+        // u_s = M_0s + M_1s + M_2s (a = 0) or M_1s − M_2s − M_3s (a = 1); then columns
+        // even = u0 + u1 + u2, odd = u1 − u2 − u3.
+        lanes(
+            m,
+            strided(i * tx, xi_stride),
+            ph,
+            strided(0, tx),
+            tx,
+            |mv: [T; 16]| {
+                let u0 = |s: usize| mv[s] + mv[4 + s] + mv[8 + s];
+                let u1 = |s: usize| mv[4 + s] - mv[8 + s] - mv[12 + s];
+                let (u0, u1) = ([u0(0), u0(1), u0(2), u0(3)], [u1(0), u1(1), u1(2), u1(3)]);
+                [
+                    u0[0] + u0[1] + u0[2] + bias,
+                    u0[1] - u0[2] - u0[3] + bias,
+                    u1[0] + u1[1] + u1[2] + bias,
+                    u1[1] - u1[2] - u1[3] + bias,
+                ]
+            },
+        );
         for a in 0..2 {
             let y = 2 * i + a;
             if y >= band_rows {
                 break;
             }
-            // u_s = row a of Aᵀ M, column s: a = 0: M_0s + M_1s + M_2s; a = 1: M_1s − M_2s − M_3s.
-            for s in 0..4 {
-                let (p, q, r) = (mv(s), mv(4 + s), mv(8 + s));
-                let u_s = &mut us[s * tx..][..tx];
-                if a == 0 {
-                    for (((u, p), q), r) in u_s.iter_mut().zip(p).zip(q).zip(r) {
-                        *u = *p + *q + *r;
-                    }
-                } else {
-                    for (((u, q), r), w) in u_s.iter_mut().zip(q).zip(r).zip(mv(12 + s)) {
-                        *u = *q - *r - *w;
-                    }
-                }
-            }
-            let (u0, rest) = us.split_at(tx);
-            let (u1, rest) = rest.split_at(tx);
-            let (u2, u3) = rest.split_at(tx);
-            for ((((ev, od), a), b), (c, d)) in even
-                .iter_mut()
-                .zip(odd.iter_mut())
-                .zip(u0)
-                .zip(u1)
-                .zip(u2.iter().zip(u3))
-            {
-                *ev = *a + *b + *c + bias;
-                *od = *b - *c - *d + bias;
-            }
+            let (even, odd) = (&ph[2 * a * tx..][..tx], &ph[(2 * a + 1) * tx..][..tx]);
             let orow = &mut out[y * ow..][..ow];
-            for ((pair, ev), od) in orow[..2 * pairs].chunks_exact_mut(2).zip(&*even).zip(&*odd) {
+            for ((pair, ev), od) in orow[..2 * pairs].chunks_exact_mut(2).zip(even).zip(odd) {
                 pair[0] = *ev;
                 pair[1] = *od;
             }
@@ -489,10 +646,11 @@ pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom) -> Vec<T> {
         for (cl, k) in w_o.chunks_exact_mut(9).enumerate() {
             let at = |r: usize, s: usize| du_o[(4 * r + s) * cog * cig + cl];
             // Gᵀ (∂L/∂U): the 4 rows to 3, per column s.
-            let cols: [[T; 3]; 4] = core::array::from_fn(|s| gt([0, 1, 2, 3].map(|r| at(r, s))));
+            let col = |s: usize| gt([at(0, s), at(1, s), at(2, s), at(3, s)]);
+            let cols = [col(0), col(1), col(2), col(3)];
             // (…) G: the 4 columns to 3, per row.
             for r in 0..3 {
-                let row = gt([0, 1, 2, 3].map(|s| cols[s][r]));
+                let row = gt([cols[0][r], cols[1][r], cols[2][r], cols[3][r]]);
                 k[3 * r..3 * r + 3].copy_from_slice(&row);
             }
         }
@@ -503,7 +661,7 @@ pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom) -> Vec<T> {
 /// Output-gradient transform of one output channel over a band of `ty` × `tx` tiles (`dy`:
 /// the band's rows of `ow`, a last odd row or column counting as zero past its end): writes
 /// `(A dY Aᵀ)_ξ[tile]` (A = [[1, 0], [1, 1], [1, −1], [0, −1]]) at `m[ξ · xi_stride + tile]`.
-/// `scratch`: `6 · tx`.
+/// `scratch`: `4 · tx`.
 #[allow(clippy::extra_unused_type_parameters)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
 fn grad_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
@@ -515,13 +673,12 @@ fn grad_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     ty: usize,
     ow: usize,
 ) {
-    let (rows, eo) = scratch[..6 * tx].split_at_mut(4 * tx);
-    let (e_r, o_r) = eo.split_at_mut(tx);
+    let rows_eo = &mut scratch[..4 * tx];
     let band_rows = dy.len() / ow.max(1);
     for i in 0..ty {
         // Rows 2i and 2i + 1 as even / odd column halves e0, o0, e1, o1.
         for k in 0..2 {
-            let (e, o) = rows[2 * k * tx..][..2 * tx].split_at_mut(tx);
+            let (e, o) = rows_eo[2 * k * tx..][..2 * tx].split_at_mut(tx);
             let y = 2 * i + k;
             if y >= band_rows {
                 e.fill(T::ZERO);
@@ -538,53 +695,38 @@ fn grad_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
                 o[tx - 1] = T::ZERO;
             }
         }
-        let (e0, rest) = rows.split_at(tx);
-        let (o0, rest) = rest.split_at(tx);
-        let (e1, o1) = rest.split_at(tx);
-        for r in 0..4 {
-            // Row r of A dY: r0 = d0, r1 = d0 + d1, r2 = d0 − d1, r3 = −d1.
-            match r {
-                0 => {
-                    e_r.copy_from_slice(e0);
-                    o_r.copy_from_slice(o0);
-                }
-                1 => {
-                    for ((y, a), b) in e_r.iter_mut().zip(e0).zip(e1) {
-                        *y = *a + *b;
-                    }
-                    for ((y, a), b) in o_r.iter_mut().zip(o0).zip(o1) {
-                        *y = *a + *b;
-                    }
-                }
-                2 => {
-                    for ((y, a), b) in e_r.iter_mut().zip(e0).zip(e1) {
-                        *y = *a - *b;
-                    }
-                    for ((y, a), b) in o_r.iter_mut().zip(o0).zip(o1) {
-                        *y = *a - *b;
-                    }
-                }
-                _ => {
-                    for (y, a) in e_r.iter_mut().zip(e1) {
-                        *y = T::ZERO - *a;
-                    }
-                    for (y, a) in o_r.iter_mut().zip(o1) {
-                        *y = T::ZERO - *a;
-                    }
-                }
-            }
-            // (…) Aᵀ: columns c0 = e, c1 = e + o, c2 = e − o, c3 = −o.
-            let at = |s: usize| (4 * r + s) * xi_stride + i * tx;
-            m[at(0)..][..tx].copy_from_slice(e_r);
-            for ((y, e), o) in m[at(1)..][..tx].iter_mut().zip(&*e_r).zip(&*o_r) {
-                *y = *e + *o;
-            }
-            for ((y, e), o) in m[at(2)..][..tx].iter_mut().zip(&*e_r).zip(&*o_r) {
-                *y = *e - *o;
-            }
-            for (y, o) in m[at(3)..][..tx].iter_mut().zip(&*o_r) {
-                *y = T::ZERO - *o;
-            }
-        }
+        // Rows of A dY: d0, d0 + d1, d0 − d1, −d1; then the columns of each (…) Aᵀ:
+        // e, e + o, e − o, −o.
+        lanes(
+            rows_eo,
+            strided(0, tx),
+            m,
+            strided(i * tx, xi_stride),
+            tx,
+            |[e0, o0, e1, o1]| {
+                let z = T::ZERO;
+                let (e1n, o1n) = (z - e1, z - o1);
+                let (e2, o2) = (e0 + e1, o0 + o1);
+                let (e3, o3) = (e0 - e1, o0 - o1);
+                [
+                    e0,
+                    e0 + o0,
+                    e0 - o0,
+                    z - o0, //
+                    e2,
+                    e2 + o2,
+                    e2 - o2,
+                    z - o2, //
+                    e3,
+                    e3 + o3,
+                    e3 - o3,
+                    z - o3, //
+                    e1n,
+                    e1n + o1n,
+                    e1n - o1n,
+                    z - o1n,
+                ]
+            },
+        );
     }
 }

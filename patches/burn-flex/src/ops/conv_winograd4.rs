@@ -19,6 +19,7 @@ use alloc::vec::Vec;
 
 use super::conv_gemm_raw::GemmElem;
 use super::conv_lower::Geom;
+use super::conv_winograd::{lanes, rows, split4, strided};
 
 /// The transformed kernel `U = G g Gᵀ`, laid out `[groups][36][C_out/g][C_in/g]`, from the
 /// weight `[C_out, C_in/g, 3, 3]`.
@@ -43,7 +44,8 @@ pub(super) fn weight<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
         for (cl, k) in w_o.chunks_exact(9).enumerate() {
             let k = |i: usize| k[i].to_f64();
             // G k: 6 rows of 3 (one column of the kernel at a time).
-            let cols: [[f64; 6]; 3] = core::array::from_fn(|c| gk([k(c), k(3 + c), k(6 + c)]));
+            let col = |c: usize| gk([k(c), k(3 + c), k(6 + c)]);
+            let cols = [col(0), col(1), col(2)];
             // (G k) Gᵀ: the same on each of the 6 rows.
             for r in 0..6 {
                 let row = gk([cols[0][r], cols[1][r], cols[2][r]]);
@@ -86,7 +88,7 @@ fn at<T: GemmElem>([m0, m1, m2, m3, m4, m5]: [T; 6], [two, four, eight]: [T; 3])
 }
 
 /// Input transform of one input channel `xc` (`[H, W]`) over a band of `ty` × `tx` tiles:
-/// writes `V_ξ[tile]` at `v[ξ · xi_stride + tile]` for ξ in 0..36. `scratch`: `52 · (tx + 1)`.
+/// writes `V_ξ[tile]` at `v[ξ · xi_stride + tile]` for ξ in 0..36. `scratch`: `48 · (tx + 1)`.
 #[allow(clippy::too_many_arguments, clippy::extra_unused_type_parameters)]
 #[cfg_attr(feature = "simd", macerator::with_simd)]
 pub(super) fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
@@ -102,78 +104,32 @@ pub(super) fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: Ge
     pad_x: usize,
 ) {
     let n = tx + 1;
-    let k = [2.0, 4.0, 5.0].map(T::from_f64);
-    let (phases, rest) = scratch[..52 * n].split_at_mut(24 * n);
-    let (t, line) = rest.split_at_mut(24 * n);
-    // One zero-padded input row: line[q] = row[q − pad_x] for q in 0..4n.
-    let (lo, hi) = (pad_x.min(4 * n), (pad_x + w).min(4 * n));
-    line[..lo].fill(T::ZERO);
-    line[hi..].fill(T::ZERO);
+    let k = [T::from_f64(2.0), T::from_f64(4.0), T::from_f64(5.0)];
+    let (phases, t) = scratch[..48 * n].split_at_mut(24 * n);
     for i in 0..ty {
         // Six input rows as column phases: phases[(k · 4 + q) · n + j] = d_k[4j + q].
         for (kr, ph) in phases.chunks_exact_mut(4 * n).enumerate() {
             let r = row0 + (4 * i + kr) as isize;
             if r < 0 || r >= h as isize {
                 ph.fill(T::ZERO);
-                continue;
-            }
-            let row = &xc[r as usize * w..][..w];
-            line[lo..hi].copy_from_slice(&row[..hi - lo]);
-            let (p0, rest) = ph.split_at_mut(n);
-            let (p1, rest) = rest.split_at_mut(n);
-            let (p2, p3) = rest.split_at_mut(n);
-            for ((((a, b), c), d), quad) in p0
-                .iter_mut()
-                .zip(p1.iter_mut())
-                .zip(p2.iter_mut())
-                .zip(p3.iter_mut())
-                .zip(line.chunks_exact(4))
-            {
-                (*a, *b, *c, *d) = (quad[0], quad[1], quad[2], quad[3]);
+            } else {
+                split4(&xc[r as usize * w..][..w], pad_x, ph);
             }
         }
         // Bᵀ d (rows): t[r] = Bᵀ row r applied to the six rows, every phase at once.
         let m4 = 4 * n;
-        let (d0, d1, d2) = (&phases[..m4], &phases[m4..2 * m4], &phases[2 * m4..3 * m4]);
-        let (d3, d4, d5) = (
-            &phases[3 * m4..4 * m4],
-            &phases[4 * m4..5 * m4],
-            &phases[5 * m4..6 * m4],
-        );
-        let (t0, rest) = t.split_at_mut(m4);
-        let (t1, rest) = rest.split_at_mut(m4);
-        let (t2, rest) = rest.split_at_mut(m4);
-        let (t3, rest) = rest.split_at_mut(m4);
-        let (t4, t5) = rest.split_at_mut(m4);
-        let t5 = &mut t5[..m4];
-        for e in 0..m4 {
-            let b = bt([d0[e], d1[e], d2[e], d3[e], d4[e], d5[e]], k);
-            (t0[e], t1[e], t2[e], t3[e], t4[e], t5[e]) = (b[0], b[1], b[2], b[3], b[4], b[5]);
-        }
+        lanes(phases, strided(0, m4), t, strided(0, m4), m4, |d| bt(d, k));
         // (Bᵀ d) B (columns c0..c5 = q0[j], q1[j], q2[j], q3[j], q0[j + 1], q1[j + 1]).
-        for (r, tr) in t.chunks_exact(m4).enumerate() {
-            let q: [&[T]; 4] = core::array::from_fn(|p| &tr[p * n..][..n]);
-            let base = 6 * r * xi_stride + i * tx;
-            let (o0, rest) = v[base..].split_at_mut(xi_stride);
-            let (o1, rest) = rest.split_at_mut(xi_stride);
-            let (o2, rest) = rest.split_at_mut(xi_stride);
-            let (o3, rest) = rest.split_at_mut(xi_stride);
-            let (o4, o5) = rest.split_at_mut(xi_stride);
-            let (o0, o1, o2, o3, o4) = (
-                &mut o0[..tx],
-                &mut o1[..tx],
-                &mut o2[..tx],
-                &mut o3[..tx],
-                &mut o4[..tx],
+        for r in 0..6 {
+            let tr = r * m4;
+            lanes(
+                t,
+                [tr, tr + n, tr + 2 * n, tr + 3 * n, tr + 1, tr + n + 1],
+                v,
+                strided(6 * r * xi_stride + i * tx, xi_stride),
+                tx,
+                |d| bt(d, k),
             );
-            let o5 = &mut o5[..tx];
-            for j in 0..tx {
-                let b = bt(
-                    [q[0][j], q[1][j], q[2][j], q[3][j], q[0][j + 1], q[1][j + 1]],
-                    k,
-                );
-                (o0[j], o1[j], o2[j], o3[j], o4[j], o5[j]) = (b[0], b[1], b[2], b[3], b[4], b[5]);
-            }
         }
     }
 }
@@ -193,50 +149,43 @@ pub(super) fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: G
     ow: usize,
     bias: T,
 ) {
-    let k = [2.0, 4.0, 8.0].map(T::from_f64);
+    let k = [T::from_f64(2.0), T::from_f64(4.0), T::from_f64(8.0)];
     // us[(a · 6 + s) · tx + j]: row a of Aᵀ M, column s; ph[b · tx + j]: output column phase b.
     let (us, ph) = scratch[..28 * tx].split_at_mut(24 * tx);
     let quads = ow / 4;
     for i in 0..ty {
         for s in 0..6 {
-            let mv: [&[T]; 6] =
-                core::array::from_fn(|r| &m[(6 * r + s) * xi_stride + i * tx..][..tx]);
-            let (u0, rest) = us.split_at_mut(6 * tx);
-            let (u1, rest) = rest.split_at_mut(6 * tx);
-            let (u2, u3) = rest.split_at_mut(6 * tx);
-            let (u0, u1, u2, u3) = (
-                &mut u0[s * tx..][..tx],
-                &mut u1[s * tx..][..tx],
-                &mut u2[s * tx..][..tx],
-                &mut u3[s * tx..][..tx],
+            lanes(
+                m,
+                strided(s * xi_stride + i * tx, 6 * xi_stride),
+                us,
+                strided(s * tx, 6 * tx),
+                tx,
+                |mv| at(mv, k),
             );
-            for j in 0..tx {
-                let a = at(
-                    [mv[0][j], mv[1][j], mv[2][j], mv[3][j], mv[4][j], mv[5][j]],
-                    k,
-                );
-                (u0[j], u1[j], u2[j], u3[j]) = (a[0], a[1], a[2], a[3]);
-            }
         }
         for a in 0..4 {
             let y = 4 * i + a;
             if y >= band_rows {
                 break;
             }
-            let u: [&[T]; 6] = core::array::from_fn(|s| &us[(a * 6 + s) * tx..][..tx]);
-            let (b0, rest) = ph.split_at_mut(tx);
-            let (b1, rest) = rest.split_at_mut(tx);
-            let (b2, b3) = rest.split_at_mut(tx);
-            for j in 0..tx {
-                let o = at([u[0][j], u[1][j], u[2][j], u[3][j], u[4][j], u[5][j]], k);
-                (b0[j], b1[j], b2[j], b3[j]) = (o[0] + bias, o[1] + bias, o[2] + bias, o[3] + bias);
-            }
+            lanes(us, strided(a * 6 * tx, tx), ph, strided(0, tx), tx, |u| {
+                let [o0, o1, o2, o3] = at(u, k);
+                [o0 + bias, o1 + bias, o2 + bias, o3 + bias]
+            });
+            let [b0, b1, b2, b3] = rows::<_, 4>(ph, 0, tx, tx);
             let orow = &mut out[y * ow..][..ow];
-            for (j, quad) in orow[..4 * quads].chunks_exact_mut(4).enumerate() {
-                quad.copy_from_slice(&[b0[j], b1[j], b2[j], b3[j]]);
+            for ((((quad, a), b), c), d) in orow[..4 * quads]
+                .chunks_exact_mut(4)
+                .zip(b0)
+                .zip(b1)
+                .zip(b2)
+                .zip(b3)
+            {
+                quad.copy_from_slice(&[*a, *b, *c, *d]);
             }
             for (c, o) in orow[4 * quads..].iter_mut().enumerate() {
-                *o = [&*b0, &*b1, &*b2][c][quads];
+                *o = [b0, b1, b2][c][quads];
             }
         }
     }
