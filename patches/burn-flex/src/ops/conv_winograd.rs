@@ -166,7 +166,7 @@ pub(super) fn rows<T, const K: usize>(
 #[inline(always)]
 pub(super) fn split2<T: GemmElem>(row: &[T], pad: usize, e: &mut [T], o: &mut [T]) {
     let (n, w) = (e.len(), row.len());
-    let (lo, hi) = split_range(n, w, pad, 2);
+    let (lo, hi) = split_range(n, w, pad);
     for j in (0..lo).chain(hi..n) {
         e[j] = at_or_zero(row, 2 * j, pad);
         o[j] = at_or_zero(row, 2 * j + 1, pad);
@@ -184,41 +184,26 @@ pub(super) fn split2<T: GemmElem>(row: &[T], pad: usize, e: &mut [T], o: &mut [T
 }
 
 /// The four column phases of one input row, zero outside it: `ph[p · n + j] =
-/// row[4j + p − pad]` for `j` in `0..n` (`ph`: `4n`).
+/// row[4j + p − pad]` for `j` in `0..n` (`ph`: `4n`), as two rounds of [`split2`] through
+/// `tmp` (at least `4n`): the compiler vectorizes the stride-2 split, not a stride-4 one.
 #[inline(always)]
-pub(super) fn split4<T: GemmElem>(row: &[T], pad: usize, ph: &mut [T]) {
-    let (n, w) = (ph.len() / 4, row.len());
+pub(super) fn split4<T: GemmElem>(row: &[T], pad: usize, ph: &mut [T], tmp: &mut [T]) {
+    let n = ph.len() / 4;
+    let (e, o) = tmp[..4 * n].split_at_mut(2 * n);
+    split2(row, pad, e, o);
     let (p0, rest) = ph.split_at_mut(n);
     let (p1, rest) = rest.split_at_mut(n);
     let (p2, p3) = rest.split_at_mut(n);
-    let p3 = &mut p3[..n];
-    let (lo, hi) = split_range(n, w, pad, 4);
-    for j in (0..lo).chain(hi..n) {
-        p0[j] = at_or_zero(row, 4 * j, pad);
-        p1[j] = at_or_zero(row, 4 * j + 1, pad);
-        p2[j] = at_or_zero(row, 4 * j + 2, pad);
-        p3[j] = at_or_zero(row, 4 * j + 3, pad);
-    }
-    if hi > lo {
-        let src = &row[4 * lo - pad..][..4 * (hi - lo)];
-        for ((((a, b), c), d), quad) in p0[lo..hi]
-            .iter_mut()
-            .zip(&mut p1[lo..hi])
-            .zip(&mut p2[lo..hi])
-            .zip(&mut p3[lo..hi])
-            .zip(src.chunks_exact(4))
-        {
-            (*a, *b, *c, *d) = (quad[0], quad[1], quad[2], quad[3]);
-        }
-    }
+    split2(e, 0, p0, p2);
+    split2(o, 0, p1, &mut p3[..n]);
 }
 
-/// The `j` range `[lo, hi)` of [`split2`] / [`split4`] whose `p` columns all lie inside the
-/// row of `w` (the rest are edge tiles).
+/// The `j` range `[lo, hi)` of [`split2`] whose two columns both lie inside the row of `w`
+/// (the rest are edge tiles).
 #[inline(always)]
-fn split_range(n: usize, w: usize, pad: usize, p: usize) -> (usize, usize) {
-    let lo = pad.div_ceil(p).min(n);
-    (lo, ((w + pad) / p).clamp(lo, n))
+fn split_range(n: usize, w: usize, pad: usize) -> (usize, usize) {
+    let lo = pad.div_ceil(2).min(n);
+    (lo, ((w + pad) / 2).clamp(lo, n))
 }
 
 /// `row[q − pad]`, or zero where that is outside the row.

@@ -113,7 +113,7 @@ pub(super) fn input_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: Ge
             if r < 0 || r >= h as isize {
                 ph.fill(T::ZERO);
             } else {
-                split4(&xc[r as usize * w..][..w], pad_x, ph);
+                split4(&xc[r as usize * w..][..w], pad_x, ph, t);
             }
         }
         // Bᵀ d (rows): t[r] = Bᵀ row r applied to the six rows, every phase at once.
