@@ -7,7 +7,10 @@
 //! over the `T` tiles of a row band: 4 multiply-adds per output and input channel instead of
 //! 9 (2.25× fewer), for one pass over the input (`V`, 4× its size) and one over the output.
 //! The transforms work on whole tile rows (even/odd column halves, so every loop is unit
-//! stride). Safe code only; the GEMMs go through [`gemm_checked`].
+//! stride), in fixed blocks of 8 lanes ([`lanes`]: the compiler's own vectorization left the
+//! 8–16-tile rows of the training crops half-width or scalar), on a per-thread work buffer
+//! that is reused without clearing ([`with_buf`]). Safe code only; the GEMMs go through
+//! [`gemm_checked`].
 //!
 //! Also here: the band driver of F(4×4, 3×3) (its transforms are in `conv_winograd4`; which
 //! tile a forward uses is [`forward_tile`]'s choice), and the weight gradient as
