@@ -112,17 +112,24 @@ impl Trainer {
             self.discriminator = Some(optim_d.step(lr_d, d, grads));
         }
 
-        // 𝒢 step (eq. 10); 𝒟^C's parameters get gradients too but only 𝒢 is stepped.
+        // 𝒢 step (eq. 10) through a frozen copy of the updated 𝒟^C: only 𝒢 is stepped, so the
+        // backward pass computes no gradients for 𝒟^C's weights (it did until stop 28; the
+        // generator's gradients are the same either way).
+        let frozen_d = self
+            .discriminator
+            .as_ref()
+            .filter(|_| adversarial_phase)
+            .map(|d| d.clone().no_grad());
         let pixel = loss::pixel_l1(out.image.clone(), sharp);
         let mut total = pixel.clone();
         let mut prior_value = 0.0;
         let mut adv_value = 0.0;
         if !out.priors.is_empty() && adversarial_phase {
-            let prior = loss::prior_loss(&teacher_priors, &out.priors, self.discriminator.as_ref());
+            let prior = loss::prior_loss(&teacher_priors, &out.priors, frozen_d.as_ref());
             prior_value = scalar(&prior);
             total = total + prior.mul_scalar(self.config.lambda_prior);
         }
-        if let Some(d) = self.discriminator.as_ref().filter(|_| adversarial_phase) {
+        if let Some(d) = frozen_d.as_ref() {
             let adv = loss::generator_adversarial_loss(d.forward(&out.priors));
             adv_value = scalar(&adv);
             total = total + adv.mul_scalar(self.config.lambda_adv);
@@ -189,5 +196,46 @@ mod tests {
         }
         assert!(last < first * 0.8, "pixel loss {first} → {last}");
         assert_eq!(trainer.state.step, 30);
+    }
+
+    /// The generator step's frozen 𝒟^C copy: the same loss and the same gradient reaching
+    /// the estimated priors (so the same generator update), and no gradients for 𝒟^C.
+    #[test]
+    fn frozen_discriminator_passes_the_same_gradient_and_computes_none_of_its_own() {
+        let device = Device::flex().autodiff();
+        let d = crate::model::DiscriminatorConfig::new([8, 12, 16], [8, 8, 8])
+            .with_ca_reduction(4)
+            .init(&device);
+        let uniform = burn::tensor::Distribution::Uniform(-1.0, 1.0);
+        let plain = |c, s| Tensor::<4>::random([2, c, s, s], uniform, &device);
+        let teacher = vec![plain(8, 16), plain(12, 8), plain(16, 4)];
+        let estimated = vec![plain(8, 16), plain(12, 8), plain(16, 4)];
+        let run = |d: &Discriminator| {
+            let tracked: Vec<Tensor<4>> = estimated
+                .iter()
+                .map(|p| p.clone().detach().require_grad())
+                .collect();
+            let total = loss::prior_loss(&teacher, &tracked, Some(d))
+                + loss::generator_adversarial_loss(d.forward(&tracked)).mul_scalar(0.05);
+            let mut grads = total.backward();
+            let input_grads: Vec<Vec<f32>> = tracked
+                .iter()
+                .map(|p| {
+                    p.grad(&grads)
+                        .unwrap()
+                        .into_data()
+                        .try_to_vec::<f32>()
+                        .unwrap()
+                })
+                .collect();
+            let own = GradientsParams::from_module(&mut grads, d).len();
+            (scalar(&total), input_grads, own)
+        };
+        let (loss_tracked, grads_tracked, own_tracked) = run(&d);
+        let (loss_frozen, grads_frozen, own_frozen) = run(&d.clone().no_grad());
+        assert_eq!(loss_tracked, loss_frozen);
+        assert_eq!(grads_tracked, grads_frozen);
+        assert!(own_tracked > 0, "the tracked copy computes 𝒟^C's gradients");
+        assert_eq!(own_frozen, 0, "the frozen copy computes none");
     }
 }

@@ -178,6 +178,30 @@ fn conv_cases() -> Vec<Case> {
             [1, 2],
             1,
         ),
+        // horizontal stride 2 (the even/odd column-phase im2col / col2im): vertical stride
+        // 1, kw = 5 with dilation 2, asymmetric padding, odd and even widths
+        c(
+            2,
+            5,
+            4,
+            [9, 13],
+            [3, 5],
+            [1, 2],
+            [(1, 0), (2, 3)],
+            [1, 2],
+            1,
+        ),
+        c(
+            1,
+            3,
+            6,
+            [6, 12],
+            [2, 4],
+            [2, 2],
+            [(0, 1), (3, 0)],
+            [1, 1],
+            1,
+        ),
         // several row tiles (COL_ELEMS), batch-parallel paths
         c(2, 8, 8, [64, 64], [3, 3], [1, 1], p(1), [1, 1], 1),
         c(1, 48, 24, [40, 37], [3, 3], [1, 1], p(1), [1, 1], 1),

@@ -293,6 +293,9 @@ pub(super) fn im2col_tile<T: GemmElem>(
     if tp == 0 {
         return;
     }
+    if g.stride[1] == 2 {
+        return im2col_tile_s2(xb, g, c0, oh0, oh1, col, ld);
+    }
     let (w, sw) = (g.w, g.stride[1]);
     let plane = g.in_plane();
     for (r, row) in col.chunks_exact_mut(ld).enumerate() {
@@ -410,6 +413,9 @@ pub(super) fn col2im_tile_add<T: GemmElem>(
     let (w, sw) = (g.w, g.stride[1]);
     let plane = g.in_plane();
     assert_eq!(col.len() / tp * plane, dx_planes.len() * g.kk());
+    if sw == 2 {
+        return col2im_tile_add_s2(col, g, oh0, oh1, dx_planes);
+    }
     for (r, row) in col.chunks_exact(tp).enumerate() {
         let tap = Tap::of(g, r);
         let ((oh_s, oh_e), (ow_s, ow_e)) = (tap.oh, tap.ow);
@@ -432,6 +438,144 @@ pub(super) fn col2im_tile_add<T: GemmElem>(
                     dst[iw0 + o * sw] += *s;
                 }
             }
+        }
+    }
+}
+
+/// Where tap column `kj` of a horizontal stride-2 conv reads: its valid output columns
+/// `[ow_s, ow_e)` ([`valid_range`]), whether it reads the odd input columns, and the index in
+/// that column phase of the input read by output column `ow_s` (output column `ow_s + o`
+/// reads phase element `start + o`).
+struct PhaseTap {
+    ow: (usize, usize),
+    odd: bool,
+    start: usize,
+}
+
+impl PhaseTap {
+    fn all(g: &Geom) -> Vec<Self> {
+        (0..g.kw)
+            .map(|kj| {
+                let ow = valid_range(kj * g.dilation[1], g.pad[1], 2, g.ow, g.w);
+                let iw0 = (ow.0 * 2 + kj * g.dilation[1]).wrapping_sub(g.pad[1]);
+                Self {
+                    ow,
+                    odd: iw0 % 2 == 1,
+                    start: iw0 / 2,
+                }
+            })
+            .collect()
+    }
+
+    /// The phase this tap reads (`even` or `odd`).
+    fn phase<'a, T>(&self, even: &'a [T], odd: &'a [T]) -> &'a [T] {
+        if self.odd { odd } else { even }
+    }
+}
+
+/// `src`'s even and odd elements into `even` (`⌈len/2⌉`) and `odd` (`⌊len/2⌋`; longer
+/// slices keep their tails).
+fn split_even_odd<T: Copy>(src: &[T], even: &mut [T], odd: &mut [T]) {
+    for ((pair, e), o) in src.chunks_exact(2).zip(even.iter_mut()).zip(odd.iter_mut()) {
+        *e = pair[0];
+        *o = pair[1];
+    }
+    if src.len() % 2 == 1 {
+        even[src.len() / 2] = src[src.len() - 1];
+    }
+}
+
+/// The inverse of [`split_even_odd`]: `dst[2i] = even[i]`, `dst[2i + 1] = odd[i]`.
+fn merge_even_odd<T: Copy>(even: &[T], odd: &[T], dst: &mut [T]) {
+    let len = dst.len();
+    for ((pair, e), o) in dst.chunks_exact_mut(2).zip(even).zip(odd) {
+        pair[0] = *e;
+        pair[1] = *o;
+    }
+    if len % 2 == 1 {
+        dst[len - 1] = even[len / 2];
+    }
+}
+
+/// [`im2col_tile`] for a horizontal stride of 2 (the 4×4 stride-2 convs): the `kw` column
+/// rows of one channel and kernel row read the same input row, so it is split once into its
+/// even and odd columns and each tap's segment is a contiguous copy from one of them (the
+/// per-tap strided gather stayed scalar). Same output as the general loop.
+fn im2col_tile_s2<T: GemmElem>(
+    xb: &[T],
+    g: &Geom,
+    c0: usize,
+    oh0: usize,
+    oh1: usize,
+    col: &mut [T],
+    ld: usize,
+) {
+    let (w, ow) = (g.w, g.ow);
+    let plane = g.in_plane();
+    let taps = PhaseTap::all(g);
+    let mut phases = vec![T::ZERO; 2 * w.div_ceil(2)];
+    let (even, odd) = phases.split_at_mut(w.div_ceil(2));
+    for (rg, rows) in col.chunks_exact_mut(ld * g.kw).enumerate() {
+        let tap = Tap::of(g, rg * g.kw);
+        let xp = &xb[(c0 + tap.c) * plane..(c0 + tap.c + 1) * plane];
+        for oh in oh0..oh1 {
+            let inside = oh >= tap.oh.0 && oh < tap.oh.1;
+            if inside {
+                let ih = tap.in_row(g, oh);
+                split_even_odd(&xp[ih * w..(ih + 1) * w], even, odd);
+            }
+            for (kj, pt) in taps.iter().enumerate() {
+                let seg = &mut rows[kj * ld + (oh - oh0) * ow..][..ow];
+                let (ow_s, ow_e) = pt.ow;
+                if !inside || ow_s >= ow_e {
+                    seg.fill(T::ZERO);
+                    continue;
+                }
+                seg[..ow_s].fill(T::ZERO);
+                seg[ow_e..].fill(T::ZERO);
+                let src = pt.phase(even, odd);
+                seg[ow_s..ow_e].copy_from_slice(&src[pt.start..pt.start + (ow_e - ow_s)]);
+            }
+        }
+    }
+}
+
+/// [`col2im_tile_add`] for a horizontal stride of 2: per channel, kernel row and output row,
+/// the input-gradient row is split into its even and odd columns once, the `kw` taps add
+/// contiguous segments into them, and the row is merged back (the per-tap strided
+/// scatter-add stayed scalar). Same sums in the same order as the general loop.
+fn col2im_tile_add_s2<T: GemmElem>(
+    col: &[T],
+    g: &Geom,
+    oh0: usize,
+    oh1: usize,
+    dx_planes: &mut [T],
+) {
+    let (w, ow) = (g.w, g.ow);
+    let tp = (oh1 - oh0) * ow;
+    let plane = g.in_plane();
+    let taps = PhaseTap::all(g);
+    let mut phases = vec![T::ZERO; 2 * w.div_ceil(2)];
+    let (even, odd) = phases.split_at_mut(w.div_ceil(2));
+    for (rg, rows) in col.chunks_exact(tp * g.kw).enumerate() {
+        let tap = Tap::of(g, rg * g.kw);
+        let xp = &mut dx_planes[tap.c * plane..(tap.c + 1) * plane];
+        for oh in oh0.max(tap.oh.0)..oh1.min(tap.oh.1) {
+            let ih = tap.in_row(g, oh);
+            let dst = &mut xp[ih * w..(ih + 1) * w];
+            split_even_odd(dst, even, odd);
+            for (kj, pt) in taps.iter().enumerate() {
+                let (ow_s, ow_e) = pt.ow;
+                if ow_s >= ow_e {
+                    continue;
+                }
+                let seg = &rows[kj * tp + (oh - oh0) * ow..][ow_s..ow_e];
+                let acc = if pt.odd { &mut odd[..] } else { &mut even[..] };
+                for (d, s) in acc[pt.start..pt.start + seg.len()].iter_mut().zip(seg) {
+                    *d += *s;
+                }
+            }
+            merge_even_odd(even, odd, dst);
         }
     }
 }
