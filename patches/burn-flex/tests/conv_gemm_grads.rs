@@ -272,13 +272,14 @@ fn conv2d_gemm_matches_stock_and_naive() {
         // kx-only lowering of stride-1 convs off (0) and on (3, the default); a single batch
         // item's forward split over tile tasks (1, the default) or not (0); Winograd
         // for 3×3 stride-1 convs of ≥ 8 channels per group (taking precedence over the
-        // kx-only paths): F(4×4, 3×3) forward (every width: 4; ≥ WINO4_MIN_OW wide: 3, the
-        // default) and F(2×2, 3×3) weight gradient, F(2×2, 3×3) for both (2), for the
-        // forward only (1), or off (0)
+        // kx-only paths): F(4×4, 3×3) forward and weight gradient (every width: 4;
+        // ≥ WINO4_MIN_OW wide: 3, the default), the same with the F(2×2, 3×3) weight gradient
+        // (5), F(2×2, 3×3) for both (2), for the forward only (1), or off (0)
         for (dtype, kxv, split, wino) in [
             (DType::F32, 0, 1, 4),
             (DType::F32, 3, 0, 4),
             (DType::F32, 3, 1, 3),
+            (DType::F32, 3, 1, 5),
             (DType::F32, 3, 1, 2),
             (DType::F32, 3, 0, 1),
             (DType::F32, 3, 1, 0),

@@ -258,7 +258,7 @@ fn task_sum<T: GemmElem>(
 /// thread (see [`weight_grad_winograd`]).
 const WGRAD_ONE_TASK_ACC: usize = 1 << 16;
 
-/// The weight gradient of a 3×3 stride-1 conv as Winograd F(2×2, 3×3) (see
+/// The weight gradient of a 3×3 stride-1 conv as Winograd F(2×2, 3×3) or F(4×4, 3×3) (see
 /// [`conv_winograd::wgrad_band`]): tasks over (batch item, group, band of output rows).
 fn weight_grad_winograd<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
     let (rows, n_bands, buf_len, acc_len) = conv_winograd::wgrad_plan(g);

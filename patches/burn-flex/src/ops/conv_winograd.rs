@@ -14,7 +14,7 @@
 //!
 //! Also here: the band driver of F(4×4, 3×3) (its transforms are in `conv_winograd4`; which
 //! tile a forward uses is [`forward_tile`]'s choice), and the weight gradient as
-//! F(2×2, 3×3) ([`wgrad_band`], [`wgrad_finish`]).
+//! F(2×2, 3×3) or F(4×4, 3×3) ([`wgrad_band`], [`wgrad_finish`], [`wgrad_tile`]).
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -27,10 +27,11 @@ static WINOGRAD: Knob = Knob::new(3);
 
 /// Benchmark / test hook, for the convs where [`applies`] holds: 3 (default) = Winograd
 /// F(4×4, 3×3) for the forward (so also the stride-1 input gradient, see `conv_winograd4`)
-/// where [`forward_tile`] picks it, F(2×2, 3×3) for the other forwards and for the weight
-/// gradient; 4 = the same with F(4×4, 3×3) for every forward; 2 = F(2×2, 3×3) for
-/// the forward and weight gradient; 1 = F(2×2, 3×3) for the forward only; 0 = the kx-only /
-/// im2col GEMM paths for every conv.
+/// and the weight gradient where [`forward_tile`] / [`wgrad_tile`] pick it, F(2×2, 3×3)
+/// for the others; 5 = the same with every weight gradient F(2×2, 3×3) (the default before
+/// the tenth round); 4 = F(4×4, 3×3) for every forward and weight gradient; 2 = F(2×2, 3×3)
+/// for the forward and weight gradient; 1 = F(2×2, 3×3) for the forward only; 0 = the
+/// kx-only / im2col GEMM paths for every conv.
 #[doc(hidden)]
 pub fn set_winograd(v: usize) {
     WINOGRAD.set(v);
@@ -70,12 +71,28 @@ pub const WINO4_MIN_OW: usize = 32;
 pub const WINO4_MAX_C: usize = 48;
 
 /// Output tile side of the Winograd forward of `g`: 4 (F(4×4, 3×3)) where the hook is 4, or
-/// where it is 3 (the default), the output at least [`WINO4_MIN_OW`] wide and one of the
-/// per-group channel counts at most [`WINO4_MAX_C`]; else 2.
+/// where it is 3 (the default) or 5 and [`fits4`] holds; else 2.
 pub(super) fn forward_tile(g: &Geom) -> usize {
     let v = WINOGRAD.get();
-    let fits = g.ow >= WINO4_MIN_OW && g.cig().min(g.cog()) <= WINO4_MAX_C;
-    if v >= 4 || (v == 3 && fits) { 4 } else { 2 }
+    if v == 4 || ((v == 3 || v == 5) && fits4(g)) {
+        4
+    } else {
+        2
+    }
+}
+
+/// Output tile side of the Winograd weight gradient of `g`: 4 where the hook is 4, or where
+/// it is 3 (the default) and [`fits4`] holds; else 2. Measured (`bench/conv_ops`,
+/// `HW=64 B=8 WINOAB=5`, 2-core Zen 1): see `PATCHES.md`, tenth round.
+pub(super) fn wgrad_tile(g: &Geom) -> usize {
+    let v = WINOGRAD.get();
+    if v == 4 || (v == 3 && fits4(g)) { 4 } else { 2 }
+}
+
+/// Whether `g` is a layer where F(4×4, 3×3) measured faster: the output at least
+/// [`WINO4_MIN_OW`] wide and one of the per-group channel counts at most [`WINO4_MAX_C`].
+fn fits4(g: &Geom) -> bool {
+    g.ow >= WINO4_MIN_OW && g.cig().min(g.cog()) <= WINO4_MAX_C
 }
 
 /// Lanes of one block of [`lanes`]: one AVX2 vector of `f32`.
@@ -557,21 +574,23 @@ fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     }
 }
 
-/// Layout of the Winograd weight gradient of `g` (F(2×2, 3×3)): output rows per band, bands
-/// per batch item and group, the length of a band's work buffer and of one task's
-/// accumulator (`[groups][16][C_out/g][C_in/g]`).
+/// Layout of the Winograd weight gradient of `g` (F(m×m, 3×3), `m` = [`wgrad_tile`]): output
+/// rows per band, bands per batch item and group, the length of a band's work buffer and of
+/// one task's accumulator (`[groups][(m + 2)²][C_out/g][C_in/g]`).
 pub(super) fn wgrad_plan(g: &Geom) -> (usize, usize, usize, usize) {
-    let rows = band_rows(g, None, 2);
-    let acc_len = g.groups * 16 * g.cog() * g.cig();
-    (rows, g.oh.div_ceil(rows), buf_len(g, rows, 2), acc_len)
+    let m = wgrad_tile(g);
+    let rows = band_rows(g, None, m);
+    let acc_len = g.groups * (m + 2) * (m + 2) * g.cog() * g.cig();
+    (rows, g.oh.div_ceil(rows), buf_len(g, rows, m), acc_len)
 }
 
-/// Weight gradient, one band of output rows `[oh0, oh1)` (`oh0` even) of group `grp` of one
-/// batch item: `xb` its input (`[C_in, H, W]`), `dyb` the group's output gradient
-/// (`[C_out/g, OH, OW]`). Adds `∂L/∂U_ξ = (A dY Aᵀ)_ξ · (Bᵀ d B)_ξᵀ`, summed over the band's
-/// tiles (16 GEMMs `[C_out/g × T] · [T × C_in/g]`), to `acc` (`[16][C_out/g][C_in/g]`);
-/// [`wgrad_finish`] maps the sum back through `U = G g Gᵀ`. The chain rule through the
-/// forward's algorithm, so exact like it: 4 multiply-adds per output pixel and channel pair
+/// Weight gradient, one band of output rows `[oh0, oh1)` (`oh0` a multiple of `m` =
+/// [`wgrad_tile`]) of group `grp` of one batch item: `xb` its input (`[C_in, H, W]`), `dyb`
+/// the group's output gradient (`[C_out/g, OH, OW]`). Adds `∂L/∂U_ξ = (A dY Aᵀ)_ξ ·
+/// (Bᵀ d B)_ξᵀ`, summed over the band's tiles ((m + 2)² GEMMs `[C_out/g × T] · [T × C_in/g]`),
+/// to `acc` (`[(m + 2)²][C_out/g][C_in/g]`); [`wgrad_finish`] maps the sum back through
+/// `U = G g Gᵀ`. The chain rule through the forward's algorithm, so exact like it: 4
+/// (F(2×2, 3×3)) or 2.25 (F(4×4, 3×3)) multiply-adds per output pixel and channel pair
 /// instead of 9. `buf`: at least [`buf_len`] of the band.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn wgrad_band<T: GemmElem>(
@@ -585,18 +604,25 @@ pub(super) fn wgrad_band<T: GemmElem>(
     acc: &mut [T],
 ) {
     let (cig, cog) = (g.cig(), g.cog());
-    let (tx, ty) = (tiles_x(g, 2), (oh1 - oh0).div_ceil(2));
+    let tile = wgrad_tile(g);
+    let pts = (tile + 2) * (tile + 2);
+    let (tx, ty) = (tiles_x(g, tile), (oh1 - oh0).div_ceil(tile));
     let nt = tx * ty;
-    let (v, rest) = buf.split_at_mut(16 * cig * nt);
-    let (m, rest) = rest.split_at_mut(16 * cog * nt);
-    let scratch = &mut rest[..scratch_len(2) * (tx + 1)];
-    input_planes(xb, g, grp, oh0, 2, v, scratch, tx, ty);
+    let (v, rest) = buf.split_at_mut(pts * cig * nt);
+    let (m, rest) = rest.split_at_mut(pts * cog * nt);
+    let scratch = &mut rest[..scratch_len(tile) * (tx + 1)];
+    input_planes(xb, g, grp, oh0, tile, v, scratch, tx, ty);
+    let grad = if tile == 4 {
+        conv_winograd4::grad_transform
+    } else {
+        grad_transform
+    };
     let out_plane = g.oh * g.ow;
     for ol in 0..cog {
         let band = &dyb[ol * out_plane + oh0 * g.ow..][..(oh1 - oh0) * g.ow];
-        grad_transform(band, &mut m[ol * nt..], cog * nt, scratch, tx, ty, g.ow);
+        grad(band, &mut m[ol * nt..], cog * nt, scratch, tx, ty, g.ow);
     }
-    for xi in 0..16 {
+    for xi in 0..pts {
         gemm_checked(
             cog,
             cig,
@@ -620,9 +646,12 @@ pub(super) fn wgrad_band<T: GemmElem>(
     }
 }
 
-/// The weight gradient `[C_out, C_in/g, 3, 3]` from the summed `∂L/∂U` (`[groups][16]
-/// [C_out/g][C_in/g]`): `Gᵀ (∂L/∂U) G` per output and input channel.
+/// The weight gradient `[C_out, C_in/g, 3, 3]` from the summed `∂L/∂U` (`[groups][(m + 2)²]
+/// [C_out/g][C_in/g]`, `m` = [`wgrad_tile`]): `Gᵀ (∂L/∂U) G` per output and input channel.
 pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom) -> Vec<T> {
+    if wgrad_tile(g) == 4 {
+        return conv_winograd4::wgrad_finish(du, g);
+    }
     let (cig, cog) = (g.cig(), g.cog());
     let h = T::HALF;
     // Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]], applied to a column of 4.

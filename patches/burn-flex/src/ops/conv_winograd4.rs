@@ -1,7 +1,9 @@
 //! PATCH (face-deblur): the kernel and data transforms of Winograd F(4×4, 3×3), for the
 //! forward of stride-1, undilated 3×3 convolutions (and so for their stride-1 input
 //! gradient) where `conv_winograd::forward_tile` picks the 4×4 tile; `conv_winograd::band`
-//! runs them around its GEMMs.
+//! runs them around its GEMMs. Also the output-gradient transform and the kernel-gradient
+//! map of the F(4×4, 3×3) weight gradient (`conv_winograd::wgrad_band`, where
+//! `conv_winograd::wgrad_tile` picks it).
 //!
 //! Per output tile of 4×4 (Lavin & Gray 2016, interpolation points 0, ±1, ±2, ∞):
 //! `Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A`, with `d` the 6×6 input patch and `g` the 3×3 kernel. The
@@ -189,4 +191,95 @@ pub(super) fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: G
             }
         }
     }
+}
+
+/// `A d` for one column `d` of 4 (A = (Aᵀ)ᵀ, rows [1, 0, 0, 0], [1, 1, 1, 1], [1, −1, 1, −1],
+/// [1, 2, 4, 8], [1, −2, 4, −8], [0, 0, 0, 1]): the chain rule through [`at`].
+#[inline(always)]
+fn a<T: GemmElem>([d0, d1, d2, d3]: [T; 4], [two, four, eight]: [T; 3]) -> [T; 6] {
+    let (s02, s13) = (d0 + d2, d1 + d3);
+    let (p, q) = (d0 + four * d2, two * d1 + eight * d3);
+    [d0, s02 + s13, s02 - s13, p + q, p - q, d3]
+}
+
+/// Output-gradient transform of one output channel over a band of `ty` × `tx` tiles (`dy`:
+/// the band's rows of `ow`, rows and columns past its end counting as zero): writes
+/// `(A dY Aᵀ)_ξ[tile]` at `m[ξ · xi_stride + tile]` for ξ = 6r + s in 0..36 (the order of
+/// [`input_transform`]'s `V`). `scratch`: `40 · tx`.
+#[allow(clippy::extra_unused_type_parameters)]
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+pub(super) fn grad_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
+    dy: &[T],
+    m: &mut [T],
+    xi_stride: usize,
+    scratch: &mut [T],
+    tx: usize,
+    ty: usize,
+    ow: usize,
+) {
+    let k = [T::from_f64(2.0), T::from_f64(4.0), T::from_f64(8.0)];
+    let band_rows = dy.len() / ow.max(1);
+    let m4 = 4 * tx;
+    let (phases, t) = scratch[..40 * tx].split_at_mut(16 * tx);
+    for i in 0..ty {
+        // The tile row's four output-gradient rows as column phases:
+        // phases[(k · 4 + q) · tx + j] = dY_k[4j + q].
+        for (kr, ph) in phases.chunks_exact_mut(m4).enumerate() {
+            let y = 4 * i + kr;
+            if y >= band_rows {
+                ph.fill(T::ZERO);
+            } else {
+                split4(&dy[y * ow..][..ow], 0, ph, t);
+            }
+        }
+        // A dY (rows): t[r] = A row r applied to the four rows, every phase at once.
+        lanes(phases, strided(0, m4), t, strided(0, m4), m4, |d| a(d, k));
+        // (A dY) Aᵀ (columns: the four phases of the tile).
+        for r in 0..6 {
+            lanes(
+                t,
+                strided(r * m4, tx),
+                m,
+                strided(6 * r * xi_stride + i * tx, xi_stride),
+                tx,
+                |d| a(d, k),
+            );
+        }
+    }
+}
+
+/// The weight gradient `[C_out, C_in/g, 3, 3]` from the summed `∂L/∂U` (`[groups][36]
+/// [C_out/g][C_in/g]`): `Gᵀ (∂L/∂U) G` per output and input channel (G of [`weight`]; in
+/// f64 like the kernel transform).
+pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom) -> Vec<T> {
+    let (cig, cog) = (g.cig(), g.cog());
+    // Gᵀ (3×6), applied to a column of 6: the columns of G as rows.
+    let gt = |[a0, a1, a2, a3, a4, a5]: [f64; 6]| {
+        [
+            a0 / 4.0 - (a1 + a2) / 6.0 + (a3 + a4) / 24.0,
+            (a2 - a1) / 6.0 + (a3 - a4) / 12.0,
+            (a3 + a4 - a1 - a2) / 6.0 + a5,
+        ]
+    };
+    let mut out = vec![T::ZERO; g.c_out * cig * 9];
+    for (o, w_o) in out.chunks_exact_mut(cig * 9).enumerate() {
+        let (grp, ol) = (o / cog, o % cog);
+        let du_o = &du[grp * 36 * cog * cig + ol * cig..];
+        for (cl, k) in w_o.chunks_exact_mut(9).enumerate() {
+            let at = |r: usize, s: usize| du_o[(6 * r + s) * cog * cig + cl].to_f64();
+            // Gᵀ (∂L/∂U): the 6 rows to 3, per column s.
+            let col = |s: usize| gt([at(0, s), at(1, s), at(2, s), at(3, s), at(4, s), at(5, s)]);
+            let cols = [col(0), col(1), col(2), col(3), col(4), col(5)];
+            // (…) G: the 6 columns to 3, per row.
+            for r in 0..3 {
+                let row = gt([
+                    cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r],
+                ]);
+                for (c, v) in row.into_iter().enumerate() {
+                    k[3 * r + c] = T::from_f64(v);
+                }
+            }
+        }
+    }
+    out
 }
