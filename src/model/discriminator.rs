@@ -88,7 +88,12 @@ impl Discriminator {
 
     /// Real/fake logits `[B]` for the priors P1..P3 (`[B, p_i, H/2^(i-1), W/2^(i-1)]`).
     pub fn forward(&self, priors: &[Tensor<4>]) -> Tensor<1> {
-        let w = self.weighted(priors);
+        self.forward_weighted(&self.weighted(priors))
+    }
+
+    /// [`Self::forward`] from priors already weighted by [`Self::weighted`] (the training
+    /// step's prior loss weights them too, and shares them).
+    pub fn forward_weighted(&self, w: &[Tensor<4>]) -> Tensor<1> {
         let x = leaky_relu(self.block1.forward(w[0].clone()), LEAKY_SLOPE); // [B, d1, H/2, W/2]
         let x = Tensor::cat(vec![x, w[1].clone()], 1);
         let x = leaky_relu(self.block2.forward(x), LEAKY_SLOPE); // [B, d2, H/4, W/4]

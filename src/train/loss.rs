@@ -4,8 +4,6 @@
 use burn::prelude::*;
 use burn::tensor::activation::softplus;
 
-use crate::model::Discriminator;
-
 /// Small constant that keeps the channel normalisation finite where all channels are zero.
 const NORM_EPS: f64 = 1e-6;
 
@@ -30,24 +28,17 @@ pub fn normalize_channels(x: Tensor<4>) -> Tensor<4> {
     x / norm
 }
 
-/// 𝓛_prior (eq. 9): Σ_i mean over pixels of ‖P'_hw,i − P̂'_hw,i‖², where P' = CA_i(P) (when
-/// `discriminator` is given; its CA modules are not updated by this loss because only the
-/// generator's optimiser steps on it) and ' also denotes the per-pixel channel normalisation.
+/// 𝓛_prior (eq. 9): Σ_i mean over pixels of ‖P'_hw,i − P̂'_hw,i‖², where ' denotes the
+/// per-pixel channel normalisation. For variant B6 the priors come in weighted by 𝒟^C's CA
+/// modules (`Discriminator::weighted`, eq. 4; the trainer weights them once for this loss and
+/// 𝒟^C's logits, and only the generator's optimiser steps on them); without a discriminator
+/// (ablations B3/B4) every channel weighs the same.
 ///
 /// The paper sums over pixels; we average (so the loss does not grow with the image area and
-/// λ_prior = 1 balances the mean L1 pixel loss). Without a discriminator (ablations B3/B4)
-/// every channel weighs the same.
-pub fn prior_loss(
-    teacher: &[Tensor<4>],
-    estimated: &[Tensor<4>],
-    discriminator: Option<&Discriminator>,
-) -> Tensor<1> {
-    let (teacher, estimated) = match discriminator {
-        Some(d) => (d.weighted(teacher), d.weighted(estimated)),
-        None => (teacher.to_vec(), estimated.to_vec()),
-    };
+/// λ_prior = 1 balances the mean L1 pixel loss).
+pub fn prior_loss(teacher: &[Tensor<4>], estimated: &[Tensor<4>]) -> Tensor<1> {
     let mut total: Option<Tensor<1>> = None;
-    for (p, p_hat) in teacher.into_iter().zip(estimated) {
+    for (p, p_hat) in teacher.iter().cloned().zip(estimated.iter().cloned()) {
         let diff = normalize_channels(p) - normalize_channels(p_hat);
         let level = diff.square().sum_dim(1).mean(); // mean over B, H, W of Σ_c
         total = Some(match total {
@@ -91,10 +82,10 @@ mod tests {
         // ‖(0.6, 0.8) − (1, 0)‖² = 0.16 + 0.64 = 0.8.
         let p = Tensor::<4>::from_floats([[[[3.0]], [[4.0]]]], &device);
         let q = Tensor::<4>::from_floats([[[[1.0]], [[0.0]]]], &device);
-        let loss = prior_loss(std::slice::from_ref(&p), &[q], None);
+        let loss = prior_loss(std::slice::from_ref(&p), &[q]);
         assert!((scalar(loss) - 0.8).abs() < 1e-5);
         // Identical features: zero loss; scale does not matter after normalisation.
-        let loss = prior_loss(std::slice::from_ref(&p), &[p.clone().mul_scalar(7.0)], None);
+        let loss = prior_loss(std::slice::from_ref(&p), &[p.clone().mul_scalar(7.0)]);
         assert!(scalar(loss).abs() < 1e-6);
     }
 }

@@ -124,13 +124,21 @@ impl Trainer {
         let mut total = pixel.clone();
         let mut prior_value = 0.0;
         let mut adv_value = 0.0;
+        // 𝒟^C's channel weighting (eq. 4) of both prior sets, computed once for 𝓛_prior and
+        // 𝓛_G,adv.
+        let weighted = frozen_d
+            .as_ref()
+            .map(|d| (d.weighted(&teacher_priors), d.weighted(&out.priors)));
         if !out.priors.is_empty() && adversarial_phase {
-            let prior = loss::prior_loss(&teacher_priors, &out.priors, frozen_d.as_ref());
+            let (teacher, estimated) = weighted
+                .clone()
+                .unwrap_or_else(|| (teacher_priors.clone(), out.priors.clone()));
+            let prior = loss::prior_loss(&teacher, &estimated);
             prior_value = scalar(&prior);
             total = total + prior.mul_scalar(self.config.lambda_prior);
         }
-        if let Some(d) = frozen_d.as_ref() {
-            let adv = loss::generator_adversarial_loss(d.forward(&out.priors));
+        if let (Some(d), Some((_, estimated))) = (frozen_d.as_ref(), weighted.as_ref()) {
+            let adv = loss::generator_adversarial_loss(d.forward_weighted(estimated));
             adv_value = scalar(&adv);
             total = total + adv.mul_scalar(self.config.lambda_adv);
         }
@@ -215,7 +223,7 @@ mod tests {
                 .iter()
                 .map(|p| p.clone().detach().require_grad())
                 .collect();
-            let total = loss::prior_loss(&teacher, &tracked, Some(d))
+            let total = loss::prior_loss(&d.weighted(&teacher), &d.weighted(&tracked))
                 + loss::generator_adversarial_loss(d.forward(&tracked)).mul_scalar(0.05);
             let mut grads = total.backward();
             let input_grads: Vec<Vec<f32>> = tracked
