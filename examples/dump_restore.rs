@@ -6,7 +6,7 @@
 //! cargo run --release --example dump_restore -- [--weights FILE] [--backend cpu|wgpu]
 //!     (--image FACE.png [--size N] | --input IN.f32 --shape B,3,H,W)
 //!     [--dump-input IN.f32] [--output OUT.f32] [--time RUNS] [--forward-split 0|1]
-//!     [--par-elems N] [--fused-leaky 0|1] [--winograd 0-4]
+//!     [--par-elems N] [--fused-leaky 0|1] [--winograd 0-5]
 //! cargo run --release --example dump_restore -- --random compact|paper --save FILE
 //! cargo run --release --example dump_restore -- [--weights FILE] --train-step RUNS
 //!     [--shape B,3,H,W]
@@ -27,7 +27,8 @@
 //! turns off the patched burn-flex's Winograd for the 3×3 stride-1 convs (they run on the
 //! kx-only GEMM paths of the fifth round instead); `1` = F(2×2, 3×3) for the forward only (the
 //! seventh round), `2` = also for the weight gradient, `3` (the default) = F(4×4, 3×3) for the
-//! forwards where `conv_gemm::WINO4_MAX_C` and `WINO4_MIN_OW` pick it, `4` = for all of them.
+//! forwards and weight gradients where `conv_gemm::WINO4_MAX_C` and `WINO4_MIN_OW` pick it,
+//! `4` = for all of them, `5` = `3` with every weight gradient F(2×2, 3×3) (the ninth round).
 //!
 //! The third form times one generator training step as `bench/compare.py` does in PyTorch:
 //! forward on a fixed random batch (default 8×3×64×64, input and target uniform in ±1), L1

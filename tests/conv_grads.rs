@@ -12,9 +12,10 @@
 //!    transposed 4×4 s2 p1, 3×3 dilation 2 pad 2) and edge cases (odd sizes, batch 1 and 3,
 //!    channels 3/5/13/24, padding 0/1/2, asymmetric padding, `padding_out`, groups 2, no bias,
 //!    inputs big enough to span several column tiles; 3×3 stride-1 convs of ≥ 8 channels run
-//!    Winograd: F(4×4, 3×3) forward where the output is ≥ 32 wide and one side has ≤ 48
-//!    channels, else F(2×2, 3×3), also inside their input gradient, and F(2×2, 3×3) weight
-//!    gradient: odd sizes, pad 0/2, asymmetric padding, a single output row, several bands).
+//!    Winograd: F(4×4, 3×3) forward and weight gradient where the output is ≥ 32 wide and
+//!    one side has ≤ 48 channels, else F(2×2, 3×3), also inside their input gradient: odd
+//!    sizes, pad 0/2, asymmetric padding, a single output row, several bands; the strided
+//!    convs' im2col / col2im by even / odd column phases).
 //! 2. Training: a tiny conv net run for 20 SGD steps twice from the same weights, once with
 //!    Burn's conv ops and once with reference convs built only from generic tensor ops
 //!    (zero padding, slicing, reshapes, matmul; zero insertion for the transposed conv) that
@@ -458,8 +459,8 @@ fn conv2d_edge_cases_match_naive_loops() {
             Case::new("3x3 winograd asymmetric", [1, 16, 8], [7, 10], 3, 1, 0)
                 .asymmetric([(2, 0), (1, 2)]),
             Case::new("3x3 winograd one row", [1, 8, 8], [1, 33], 3, 1, 1),
-            // F(4×4, 3×3) forward (outputs ≥ 32 wide, like the single-row and multi-tile
-            // cases): last tiles of 2, 3 and 1 columns and of 3, 1 and 2 rows.
+            // F(4×4, 3×3) forward and weight gradient (outputs ≥ 32 wide, like the single-row
+            // and multi-tile cases): last tiles of 2, 3 and 1 columns and of 3, 1 and 2 rows.
             Case::new("3x3 winograd 4x4 a", [2, 8, 9], [11, 66], 3, 1, 1),
             Case::new("3x3 winograd 4x4 p0", [1, 16, 8], [7, 69], 3, 1, 0),
             Case::new("3x3 winograd 4x4 c", [1, 9, 12], [6, 65], 3, 1, 1),

@@ -217,7 +217,7 @@ mod tests {
         let uniform = burn::tensor::Distribution::Uniform(-1.0, 1.0);
         let plain = |c, s| Tensor::<4>::random([2, c, s, s], uniform, &device);
         let teacher = vec![plain(8, 16), plain(12, 8), plain(16, 4)];
-        let estimated = vec![plain(8, 16), plain(12, 8), plain(16, 4)];
+        let estimated = [plain(8, 16), plain(12, 8), plain(16, 4)];
         let run = |d: &Discriminator| {
             let tracked: Vec<Tensor<4>> = estimated
                 .iter()

@@ -13,11 +13,12 @@
 //! - `WGRAD_AB=1`: patched weight gradient, GEMM layout 0 vs 2 per model layer;
 //! - `KXAB=1`: patched ops of the 3×3 stride-1 layers, kx-only lowering off
 //!   (`set_kx_variant(0)`, the "stock" columns) vs on (`KXV`, default 3), interleaved;
-//! - `WINOAB=0|1|2`: patched ops of the 3×3 stride-1 layers, Winograd off (`WINOAB=0`,
+//! - `WINOAB=0|1|2|3|5`: patched ops of the 3×3 stride-1 layers, Winograd off (`WINOAB=0`,
 //!   `set_winograd(0)`: the kx-only paths), F(2×2, 3×3) for the forward only (`1`) or for
-//!   the forward and weight gradient (`2`) in the "stock" columns vs `WINO_ON` (default 3:
-//!   F(4×4, 3×3) forward where `WINO4_MIN_OW` / `WINO4_MAX_C` pick it, F(2×2, 3×3) weight
-//!   gradient; 4: F(4×4, 3×3) for every forward), interleaved;
+//!   the forward and weight gradient (`2`), the ninth round's default (`5`: F(4×4, 3×3)
+//!   forward where `WINO4_MIN_OW` / `WINO4_MAX_C` pick it, F(2×2, 3×3) weight gradient) in
+//!   the "stock" columns vs `WINO_ON` (default 3: F(4×4, 3×3) forward and weight gradient
+//!   where those pick it; 4: F(4×4, 3×3) for every forward and weight gradient), interleaved;
 //! - `SPLITAB=1` (with `B=1`): patched forward and input gradient, a single batch item's
 //!   forward split over tile tasks off (`set_forward_split(0)`) vs on, interleaved;
 //! - `REPS` (default 5), `ONLY` (substring of the layer name), `COL` (column budget, also
@@ -712,8 +713,9 @@ fn kx_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
 }
 
 /// Patched ops, Winograd at `WINOAB` (0 = off, the default; 1 = F(2×2, 3×3) forward only;
-/// 2 = F(2×2, 3×3) forward and weight gradient) vs at `WINO_ON` (default 3, the library's
-/// default; 4 = F(4×4, 3×3) for every forward): (`WINOAB`, `WINO_ON`) medians.
+/// 2 = F(2×2, 3×3) forward and weight gradient; 5 = the ninth round's default) vs at
+/// `WINO_ON` (default 3, the library's default; 4 = F(4×4, 3×3) for every forward and weight
+/// gradient): (`WINOAB`, `WINO_ON`) medians.
 fn wino_ab(ly: &Layer, batch: usize, reps: usize) -> [(f64, f64); 3] {
     if ly.transposed || ly.k != 3 || ly.stride != 1 {
         return [(0.0, 0.0); 3];
