@@ -261,10 +261,11 @@ const WGRAD_ONE_TASK_ACC: usize = 1 << 16;
 /// The weight gradient of a 3×3 stride-1 conv as Winograd F(2×2, 3×3) or F(4×4, 3×3) (see
 /// [`conv_winograd::wgrad_band`]): tasks over (batch item, group, band of output rows).
 fn weight_grad_winograd<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
-    let (rows, n_bands, buf_len, acc_len) = conv_winograd::wgrad_plan(g);
+    let plan = conv_winograd::wgrad_plan(g);
+    let (rows, n_bands, acc_len) = (plan.rows, plan.n_bands, plan.acc_len);
     let items = g.batch * g.groups * n_bands;
     // Up to 4 tasks per thread for balance; but one per thread where the items split evenly
-    // and the accumulator each task zeroes and sums (`16 · C_out/g · C_in/g`) is large
+    // and the accumulator each task zeroes and sums (`(m + 2)² · C_out/g · C_in/g`) is large
     // (590 KB at 96 → 96 channels: measured 1.3× faster on the 16² maps of the training
     // crops; at 24 → 24 the balance won).
     let n_tasks = if items.is_multiple_of(threads()) && acc_len >= WGRAD_ONE_TASK_ACC {
@@ -275,7 +276,7 @@ fn weight_grad_winograd<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
     .max(1);
     let (in_len, out_len) = (g.c_in * g.in_plane(), g.cog() * g.out_plane());
     let du = task_sum(n_tasks, acc_len, |task, acc: &mut [T]| {
-        conv_winograd::with_buf(buf_len, |buf| {
+        conv_winograd::with_buf(plan.buf_len, |buf| {
             let per_group = acc_len / g.groups;
             for item in task * items / n_tasks..(task + 1) * items / n_tasks {
                 let band = item % n_bands;
@@ -289,13 +290,14 @@ fn weight_grad_winograd<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
                     grp,
                     oh0,
                     oh1,
+                    plan.tile,
                     buf,
                     &mut acc[grp * per_group..][..per_group],
                 );
             }
         });
     });
-    conv_winograd::wgrad_finish(&du, g)
+    conv_winograd::wgrad_finish(&du, g, plan.tile)
 }
 
 /// The gradient tile `dy[co · p + j]` (`co < cog`, `j < tp`) as the left operand of the

@@ -574,18 +574,36 @@ fn output_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: GemmElem>(
     }
 }
 
-/// Layout of the Winograd weight gradient of `g` (F(m×m, 3×3), `m` = [`wgrad_tile`]): output
-/// rows per band, bands per batch item and group, the length of a band's work buffer and of
-/// one task's accumulator (`[groups][(m + 2)²][C_out/g][C_in/g]`).
-pub(super) fn wgrad_plan(g: &Geom) -> (usize, usize, usize, usize) {
-    let m = wgrad_tile(g);
-    let rows = band_rows(g, None, m);
-    let acc_len = g.groups * (m + 2) * (m + 2) * g.cog() * g.cig();
-    (rows, g.oh.div_ceil(rows), buf_len(g, rows, m), acc_len)
+/// Layout of the Winograd weight gradient of one conv, decided once per call ([`wgrad_plan`])
+/// and passed to every band and to [`wgrad_finish`].
+pub(super) struct WgradPlan {
+    /// Output tile side `m` of F(m×m, 3×3) ([`wgrad_tile`]).
+    pub tile: usize,
+    /// Output rows per band.
+    pub rows: usize,
+    /// Bands per batch item and group.
+    pub n_bands: usize,
+    /// Length of a band's work buffer.
+    pub buf_len: usize,
+    /// Length of one task's accumulator (`[groups][(m + 2)²][C_out/g][C_in/g]`).
+    pub acc_len: usize,
 }
 
-/// Weight gradient, one band of output rows `[oh0, oh1)` (`oh0` a multiple of `m` =
-/// [`wgrad_tile`]) of group `grp` of one batch item: `xb` its input (`[C_in, H, W]`), `dyb`
+/// The [`WgradPlan`] of `g`.
+pub(super) fn wgrad_plan(g: &Geom) -> WgradPlan {
+    let tile = wgrad_tile(g);
+    let rows = band_rows(g, None, tile);
+    WgradPlan {
+        tile,
+        rows,
+        n_bands: g.oh.div_ceil(rows),
+        buf_len: buf_len(g, rows, tile),
+        acc_len: g.groups * (tile + 2) * (tile + 2) * g.cog() * g.cig(),
+    }
+}
+
+/// Weight gradient as F(m×m, 3×3) (`tile` = m, from [`wgrad_plan`]), one band of output rows
+/// `[oh0, oh1)` (`oh0` a multiple of m) of group `grp` of one batch item: `xb` its input (`[C_in, H, W]`), `dyb`
 /// the group's output gradient (`[C_out/g, OH, OW]`). Adds `∂L/∂U_ξ = (A dY Aᵀ)_ξ ·
 /// (Bᵀ d B)_ξᵀ`, summed over the band's tiles ((m + 2)² GEMMs `[C_out/g × T] · [T × C_in/g]`),
 /// to `acc` (`[(m + 2)²][C_out/g][C_in/g]`); [`wgrad_finish`] maps the sum back through
@@ -600,11 +618,11 @@ pub(super) fn wgrad_band<T: GemmElem>(
     grp: usize,
     oh0: usize,
     oh1: usize,
+    tile: usize,
     buf: &mut [T],
     acc: &mut [T],
 ) {
     let (cig, cog) = (g.cig(), g.cog());
-    let tile = wgrad_tile(g);
     let pts = (tile + 2) * (tile + 2);
     let (tx, ty) = (tiles_x(g, tile), (oh1 - oh0).div_ceil(tile));
     let nt = tx * ty;
@@ -647,9 +665,10 @@ pub(super) fn wgrad_band<T: GemmElem>(
 }
 
 /// The weight gradient `[C_out, C_in/g, 3, 3]` from the summed `∂L/∂U` (`[groups][(m + 2)²]
-/// [C_out/g][C_in/g]`, `m` = [`wgrad_tile`]): `Gᵀ (∂L/∂U) G` per output and input channel.
-pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom) -> Vec<T> {
-    if wgrad_tile(g) == 4 {
+/// [C_out/g][C_in/g]`, `tile` = m from [`wgrad_plan`]): `Gᵀ (∂L/∂U) G` per output and input
+/// channel.
+pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom, tile: usize) -> Vec<T> {
+    if tile == 4 {
         return conv_winograd4::wgrad_finish(du, g);
     }
     let (cig, cog) = (g.cig(), g.cog());
