@@ -442,6 +442,46 @@ pub(super) fn col2im_tile_add<T: GemmElem>(
     }
 }
 
+/// The even / odd columns of one input row, zero outside it (the Winograd input transforms'
+/// column phases, the stride-2 lowering's): `e[j] = row[2j − pad]`,
+/// `o[j] = row[2j + 1 − pad]` for `j` in `0..e.len()` (`o` as long).
+#[inline(always)]
+pub(super) fn split2<T: GemmElem>(row: &[T], pad: usize, e: &mut [T], o: &mut [T]) {
+    let (n, w) = (e.len(), row.len());
+    let (lo, hi) = split_range(n, w, pad);
+    for j in (0..lo).chain(hi..n) {
+        e[j] = at_or_zero(row, 2 * j, pad);
+        o[j] = at_or_zero(row, 2 * j + 1, pad);
+    }
+    if hi > lo {
+        let src = &row[2 * lo - pad..][..2 * (hi - lo)];
+        for ((e, o), pair) in e[lo..hi]
+            .iter_mut()
+            .zip(&mut o[lo..hi])
+            .zip(src.chunks_exact(2))
+        {
+            (*e, *o) = (pair[0], pair[1]);
+        }
+    }
+}
+
+/// The `j` range `[lo, hi)` of [`split2`] whose two columns both lie inside the row of `w`
+/// (the rest are edge tiles).
+#[inline(always)]
+fn split_range(n: usize, w: usize, pad: usize) -> (usize, usize) {
+    let lo = pad.div_ceil(2).min(n);
+    (lo, ((w + pad) / 2).clamp(lo, n))
+}
+
+/// `row[q − pad]`, or zero where that is outside the row.
+#[inline(always)]
+fn at_or_zero<T: GemmElem>(row: &[T], q: usize, pad: usize) -> T {
+    q.checked_sub(pad)
+        .and_then(|i| row.get(i))
+        .copied()
+        .unwrap_or(T::ZERO)
+}
+
 /// Where tap column `kj` of a horizontal stride-2 conv reads: its valid output columns
 /// `[ow_s, ow_e)` ([`valid_range`]), whether it reads the odd input columns, and the index in
 /// that column phase of the input read by output column `ow_s` (output column `ow_s + o`
@@ -473,19 +513,7 @@ impl PhaseTap {
     }
 }
 
-/// `src`'s even and odd elements into `even` (`⌈len/2⌉`) and `odd` (`⌊len/2⌋`; longer
-/// slices keep their tails).
-fn split_even_odd<T: Copy>(src: &[T], even: &mut [T], odd: &mut [T]) {
-    for ((pair, e), o) in src.chunks_exact(2).zip(even.iter_mut()).zip(odd.iter_mut()) {
-        *e = pair[0];
-        *o = pair[1];
-    }
-    if src.len() % 2 == 1 {
-        even[src.len() / 2] = src[src.len() - 1];
-    }
-}
-
-/// The inverse of [`split_even_odd`]: `dst[2i] = even[i]`, `dst[2i + 1] = odd[i]`.
+/// The inverse of [`split2`] without padding: `dst[2i] = even[i]`, `dst[2i + 1] = odd[i]`.
 fn merge_even_odd<T: Copy>(even: &[T], odd: &[T], dst: &mut [T]) {
     let len = dst.len();
     for ((pair, e), o) in dst.chunks_exact_mut(2).zip(even).zip(odd) {
@@ -522,7 +550,7 @@ fn im2col_tile_s2<T: GemmElem>(
             let inside = oh >= tap.oh.0 && oh < tap.oh.1;
             if inside {
                 let ih = tap.in_row(g, oh);
-                split_even_odd(&xp[ih * w..(ih + 1) * w], even, odd);
+                split2(&xp[ih * w..(ih + 1) * w], 0, even, odd);
             }
             for (kj, pt) in taps.iter().enumerate() {
                 let seg = &mut rows[kj * ld + (oh - oh0) * ow..][..ow];
@@ -563,7 +591,7 @@ fn col2im_tile_add_s2<T: GemmElem>(
         for oh in oh0.max(tap.oh.0)..oh1.min(tap.oh.1) {
             let ih = tap.in_row(g, oh);
             let dst = &mut xp[ih * w..(ih + 1) * w];
-            split_even_odd(dst, even, odd);
+            split2(dst, 0, even, odd);
             for (kj, pt) in taps.iter().enumerate() {
                 let (ow_s, ow_e) = pt.ow;
                 if ow_s >= ow_e {

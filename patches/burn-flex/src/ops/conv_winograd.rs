@@ -20,7 +20,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use super::conv_gemm_raw::{DstRows, GemmElem, Mat, gemm_checked};
-use super::conv_lower::{Geom, Knob, col_budget};
+use super::conv_lower::{Geom, Knob, col_budget, split2};
 use super::conv_winograd4;
 
 static WINOGRAD: Knob = Knob::new(3);
@@ -181,28 +181,6 @@ pub(super) fn rows<T, const K: usize>(
     out
 }
 
-/// The even / odd columns of one input row, zero outside it: `e[j] = row[2j − pad]`,
-/// `o[j] = row[2j + 1 − pad]` for `j` in `0..e.len()` (`o` as long).
-#[inline(always)]
-pub(super) fn split2<T: GemmElem>(row: &[T], pad: usize, e: &mut [T], o: &mut [T]) {
-    let (n, w) = (e.len(), row.len());
-    let (lo, hi) = split_range(n, w, pad);
-    for j in (0..lo).chain(hi..n) {
-        e[j] = at_or_zero(row, 2 * j, pad);
-        o[j] = at_or_zero(row, 2 * j + 1, pad);
-    }
-    if hi > lo {
-        let src = &row[2 * lo - pad..][..2 * (hi - lo)];
-        for ((e, o), pair) in e[lo..hi]
-            .iter_mut()
-            .zip(&mut o[lo..hi])
-            .zip(src.chunks_exact(2))
-        {
-            (*e, *o) = (pair[0], pair[1]);
-        }
-    }
-}
-
 /// The four column phases of one input row, zero outside it: `ph[p · n + j] =
 /// row[4j + p − pad]` for `j` in `0..n` (`ph`: `4n`), as two rounds of [`split2`] through
 /// `tmp` (at least `4n`): the compiler vectorizes the stride-2 split, not a stride-4 one.
@@ -216,23 +194,6 @@ pub(super) fn split4<T: GemmElem>(row: &[T], pad: usize, ph: &mut [T], tmp: &mut
     let (p2, p3) = rest.split_at_mut(n);
     split2(e, 0, p0, p2);
     split2(o, 0, p1, &mut p3[..n]);
-}
-
-/// The `j` range `[lo, hi)` of [`split2`] whose two columns both lie inside the row of `w`
-/// (the rest are edge tiles).
-#[inline(always)]
-fn split_range(n: usize, w: usize, pad: usize) -> (usize, usize) {
-    let lo = pad.div_ceil(2).min(n);
-    (lo, ((w + pad) / 2).clamp(lo, n))
-}
-
-/// `row[q − pad]`, or zero where that is outside the row.
-#[inline(always)]
-fn at_or_zero<T: GemmElem>(row: &[T], q: usize, pad: usize) -> T {
-    q.checked_sub(pad)
-        .and_then(|i| row.get(i))
-        .copied()
-        .unwrap_or(T::ZERO)
 }
 
 #[cfg(feature = "std")]
