@@ -113,8 +113,8 @@ impl Trainer {
         }
 
         // 𝒢 step (eq. 10) through a frozen copy of the updated 𝒟^C: only 𝒢 is stepped, so the
-        // backward pass computes no gradients for 𝒟^C's weights (it did until stop 28; the
-        // generator's gradients are the same either way).
+        // backward pass computes no gradients for 𝒟^C's weights (the generator's gradients
+        // are the same with or without them).
         let frozen_d = self
             .discriminator
             .as_ref()
@@ -130,10 +130,11 @@ impl Trainer {
             .as_ref()
             .map(|d| (d.weighted(&teacher_priors), d.weighted(&out.priors)));
         if !out.priors.is_empty() && adversarial_phase {
-            let (teacher, estimated) = weighted
-                .clone()
-                .unwrap_or_else(|| (teacher_priors.clone(), out.priors.clone()));
-            let prior = loss::prior_loss(&teacher, &estimated);
+            let (teacher, estimated) = match &weighted {
+                Some((teacher, estimated)) => (teacher, estimated),
+                None => (&teacher_priors, &out.priors),
+            };
+            let prior = loss::prior_loss(teacher, estimated);
             prior_value = scalar(&prior);
             total = total + prior.mul_scalar(self.config.lambda_prior);
         }
