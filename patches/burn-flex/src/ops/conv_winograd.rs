@@ -99,11 +99,12 @@ fn fits4(g: &Geom) -> bool {
 const LANES: usize = 8;
 
 /// `dst[dst_at[o] + j] = f([src[src_at[0] + j], src[src_at[1] + j], …])[o]` for `j` in
-/// `0..len`, in fixed blocks of [`LANES`], the last block overlapping the one before (so
-/// `dst` must be another buffer than `src`: the borrows see to it); below `LANES` one element
-/// at a time. The transforms' loops run over the 8–32 tiles of a band row: left to itself the
-/// compiler vectorizes such a loop 32 lanes at a time (4 vectors unrolled) and runs shorter
-/// ones half-width or scalar; a fixed block's per-lane body becomes one vector op per line.
+/// `0..len`, in fixed blocks of [`LANES`] (of `LANES / 2` where `len` is shorter), the last
+/// block overlapping the one before (so `dst` must be another buffer than `src`: the borrows
+/// see to it); below `LANES / 2` one element at a time. The transforms' loops run over the
+/// 4–32 tiles of a band row: left to itself the compiler vectorizes such a loop 32 lanes at
+/// a time (4 vectors unrolled) and runs shorter ones half-width or scalar; a fixed block's
+/// per-lane body becomes one vector op per line.
 /// Rows are offsets into one buffer, not slices: building arrays of slices per call cost as
 /// much as a block's arithmetic on the 8-tile rows of 16² maps.
 #[inline(always)]
@@ -118,7 +119,12 @@ pub(super) fn lanes<T: GemmElem, const I: usize, const O: usize>(
 ) {
     // Plain index loops with constant bounds throughout: `core::array::from_fn` and friends
     // are not always inlined here, and an outlined call per lane undoes the vectorization.
-    if len < LANES {
+    if len >= LANES {
+        blocks::<T, I, O, LANES>(src, src_at, dst, dst_at, len, f);
+    } else if len >= LANES / 2 {
+        // 4–7 lanes (the 4-tile rows of F(4×4, 3×3) on 16² maps): half-width blocks.
+        blocks::<T, I, O, { LANES / 2 }>(src, src_at, dst, dst_at, len, f);
+    } else {
         for j in 0..len {
             let mut x = [T::ZERO; I];
             for i in 0..I {
@@ -129,17 +135,29 @@ pub(super) fn lanes<T: GemmElem, const I: usize, const O: usize>(
                 dst[dst_at[o] + j] = r[o];
             }
         }
-        return;
     }
+}
+
+/// [`lanes`] in fixed blocks of `L ≤ len` lanes, the last block overlapping the one before.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops on purpose, see `lanes`
+fn blocks<T: GemmElem, const I: usize, const O: usize, const L: usize>(
+    src: &[T],
+    src_at: [usize; I],
+    dst: &mut [T],
+    dst_at: [usize; O],
+    len: usize,
+    f: impl Fn([T; I]) -> [T; O],
+) {
     let mut j0 = 0;
     while j0 < len {
-        let j = j0.min(len - LANES);
-        let mut block = [[T::ZERO; LANES]; I];
+        let j = j0.min(len - L);
+        let mut block = [[T::ZERO; L]; I];
         for i in 0..I {
-            block[i].copy_from_slice(&src[src_at[i] + j..][..LANES]);
+            block[i].copy_from_slice(&src[src_at[i] + j..][..L]);
         }
-        let mut res = [[T::ZERO; LANES]; O];
-        for k in 0..LANES {
+        let mut res = [[T::ZERO; L]; O];
+        for k in 0..L {
             let mut x = [T::ZERO; I];
             for i in 0..I {
                 x[i] = block[i][k];
@@ -150,9 +168,9 @@ pub(super) fn lanes<T: GemmElem, const I: usize, const O: usize>(
             }
         }
         for o in 0..O {
-            dst[dst_at[o] + j..][..LANES].copy_from_slice(&res[o]);
+            dst[dst_at[o] + j..][..L].copy_from_slice(&res[o]);
         }
-        j0 += LANES;
+        j0 += L;
     }
 }
 
@@ -280,6 +298,8 @@ fn weight2<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
     assert_eq!(weight.len(), g.c_out * cig * 9, "winograd: weight size");
     let mut u = vec![T::ZERO; 16 * g.c_out * cig];
     let h = T::HALF;
+    // One output channel's 16 rows at a time, copied out whole (as `conv_winograd4::weight`).
+    let mut rows = vec![T::ZERO; 16 * cig];
     for (o, w_o) in weight.chunks_exact(cig * 9).enumerate() {
         let (grp, ol) = (o / cog, o % cog);
         for (cl, k) in w_o.chunks_exact(9).enumerate() {
@@ -296,9 +316,12 @@ fn weight2<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
             for (r, [a, b, c]) in q.into_iter().enumerate() {
                 let row = [a, (a + b + c) * h, (a - b + c) * h, c];
                 for (s, v) in row.into_iter().enumerate() {
-                    u[((grp * 16 + 4 * r + s) * cog + ol) * cig + cl] = v;
+                    rows[(4 * r + s) * cig + cl] = v;
                 }
             }
+        }
+        for (xi, row) in rows.chunks_exact(cig).enumerate() {
+            u[((grp * 16 + xi) * cog + ol) * cig..][..cig].copy_from_slice(row);
         }
     }
     u
@@ -637,11 +660,15 @@ pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom, tile: usize) -> Vec<
     // Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]], applied to a column of 4.
     let gt = |[a, b, c, d]: [T; 4]| [a + (b + c) * h, (b - c) * h, (b + c) * h + d];
     let mut out = vec![T::ZERO; g.c_out * cig * 9];
+    // One output channel's 16 rows gathered first (as `conv_winograd4::wgrad_finish`).
+    let mut rows = vec![T::ZERO; 16 * cig];
     for (o, w_o) in out.chunks_exact_mut(cig * 9).enumerate() {
         let (grp, ol) = (o / cog, o % cog);
-        let du_o = &du[grp * 16 * cog * cig + ol * cig..];
+        for (xi, row) in rows.chunks_exact_mut(cig).enumerate() {
+            row.copy_from_slice(&du[((grp * 16 + xi) * cog + ol) * cig..][..cig]);
+        }
         for (cl, k) in w_o.chunks_exact_mut(9).enumerate() {
-            let at = |r: usize, s: usize| du_o[(4 * r + s) * cog * cig + cl];
+            let at = |r: usize, s: usize| rows[(4 * r + s) * cig + cl];
             // Gᵀ (∂L/∂U): the 4 rows to 3, per column s.
             let col = |s: usize| gt([at(0, s), at(1, s), at(2, s), at(3, s)]);
             let cols = [col(0), col(1), col(2), col(3)];

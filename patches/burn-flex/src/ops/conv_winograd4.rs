@@ -23,38 +23,76 @@ use super::conv_gemm_raw::GemmElem;
 use super::conv_lower::Geom;
 use super::conv_winograd::{lanes, rows, split4, strided};
 
+/// `G = D G'` (Lavin & Gray's G, 6×3): `D` the diagonal of row scales, `G'` the integer
+/// rows [1, 0, 0], [1, 1, 1], [1, −1, 1], [1, 2, 4], [1, −2, 4], [0, 0, 1] ([`g_int`]). The
+/// kernel transform and the kernel-gradient map run on `G'` and scale by `D[r] · D[s]`
+/// ([`scales`]): multiplications only (the divisions of `G` itself were a quarter of an
+/// F(4×4, 3×3) forward on 96 channels at 16²).
+const D: [f64; 6] = [
+    1.0 / 4.0,
+    -1.0 / 6.0,
+    -1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 24.0,
+    1.0,
+];
+
+/// `D[r] · D[s]` at `6r + s` (see [`D`]).
+fn scales() -> [f64; 36] {
+    let mut sc = [0.0; 36];
+    for (i, v) in sc.iter_mut().enumerate() {
+        *v = D[i / 6] * D[i % 6];
+    }
+    sc
+}
+
+/// `G' k` for one column `k` of 3 (see [`D`]).
+#[inline(always)]
+fn g_int([k0, k1, k2]: [f64; 3]) -> [f64; 6] {
+    let (s, t) = (k0 + k2, 4.0 * k2);
+    [k0, s + k1, s - k1, k0 + 2.0 * k1 + t, k0 - 2.0 * k1 + t, k2]
+}
+
+/// `G'ᵀ a` for one column `a` of 6 (see [`D`]).
+#[inline(always)]
+fn g_int_t([a0, a1, a2, a3, a4, a5]: [f64; 6]) -> [f64; 3] {
+    [
+        a0 + a1 + a2 + a3 + a4,
+        a1 - a2 + 2.0 * (a3 - a4),
+        a1 + a2 + 4.0 * (a3 + a4) + a5,
+    ]
+}
+
 /// The transformed kernel `U = G g Gᵀ`, laid out `[groups][36][C_out/g][C_in/g]`, from the
-/// weight `[C_out, C_in/g, 3, 3]`.
+/// weight `[C_out, C_in/g, 3, 3]` (in f64: `U[r][s] = D[r] D[s] (G' g G'ᵀ)[r][s]`, see [`D`]).
+#[allow(clippy::needless_range_loop)] // `r` picks a row of all three columns of `G' g`
 pub(super) fn weight<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
     let (cig, cog) = (g.cig(), g.cog());
     assert_eq!(weight.len(), g.c_out * cig * 9, "winograd: weight size");
-    // G (6×3): rows [1/4, 0, 0], −[1, 1, 1]/6, −[1, −1, 1]/6, [1/24, 1/12, 1/6],
-    // [1/24, −1/12, 1/6], [0, 0, 1].
-    let gk = |[k0, k1, k2]: [f64; 3]| {
-        [
-            k0 / 4.0,
-            -(k0 + k1 + k2) / 6.0,
-            -(k0 - k1 + k2) / 6.0,
-            k0 / 24.0 + k1 / 12.0 + k2 / 6.0,
-            k0 / 24.0 - k1 / 12.0 + k2 / 6.0,
-            k2,
-        ]
-    };
+    let sc = scales();
     let mut u = vec![T::ZERO; 36 * g.c_out * cig];
+    // One output channel's 36 rows of `C_in/g` at a time in `rows`, then copied out whole:
+    // writing `u` directly scattered each kernel over 36 rows `C_out/g · C_in/g` apart (a
+    // multiple of 4 KiB at 96 channels: one L1 set, a miss per store).
+    let mut rows = vec![T::ZERO; 36 * cig];
     for (o, w_o) in weight.chunks_exact(cig * 9).enumerate() {
         let (grp, ol) = (o / cog, o % cog);
         for (cl, k) in w_o.chunks_exact(9).enumerate() {
             let k = |i: usize| k[i].to_f64();
-            // G k: 6 rows of 3 (one column of the kernel at a time).
-            let col = |c: usize| gk([k(c), k(3 + c), k(6 + c)]);
+            // G' k: 6 rows of 3 (one column of the kernel at a time).
+            let col = |c: usize| g_int([k(c), k(3 + c), k(6 + c)]);
             let cols = [col(0), col(1), col(2)];
-            // (G k) Gᵀ: the same on each of the 6 rows.
+            // (G' k) G'ᵀ: the same on each of the 6 rows, then the scales.
             for r in 0..6 {
-                let row = gk([cols[0][r], cols[1][r], cols[2][r]]);
+                let row = g_int([cols[0][r], cols[1][r], cols[2][r]]);
                 for (s, v) in row.into_iter().enumerate() {
-                    u[((grp * 36 + 6 * r + s) * cog + ol) * cig + cl] = T::from_f64(v);
+                    let xi = 6 * r + s;
+                    rows[xi * cig + cl] = T::from_f64(v * sc[xi]);
                 }
             }
+        }
+        for (xi, row) in rows.chunks_exact(cig).enumerate() {
+            u[((grp * 36 + xi) * cog + ol) * cig..][..cig].copy_from_slice(row);
         }
     }
     u
@@ -249,30 +287,31 @@ pub(super) fn grad_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: Gem
 }
 
 /// The weight gradient `[C_out, C_in/g, 3, 3]` from the summed `∂L/∂U` (`[groups][36]
-/// [C_out/g][C_in/g]`): `Gᵀ (∂L/∂U) G` per output and input channel (G of [`weight`]; in
-/// f64 like the kernel transform).
+/// [C_out/g][C_in/g]`): `Gᵀ (∂L/∂U) G = G'ᵀ (D (∂L/∂U) D) G'` per output and input channel
+/// (see [`D`]; in f64 like the kernel transform).
 pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom) -> Vec<T> {
     let (cig, cog) = (g.cig(), g.cog());
-    // Gᵀ (3×6), applied to a column of 6: the columns of G as rows.
-    let gt = |[a0, a1, a2, a3, a4, a5]: [f64; 6]| {
-        [
-            a0 / 4.0 - (a1 + a2) / 6.0 + (a3 + a4) / 24.0,
-            (a2 - a1) / 6.0 + (a3 - a4) / 12.0,
-            (a3 + a4 - a1 - a2) / 6.0 + a5,
-        ]
-    };
+    let sc = scales();
     let mut out = vec![T::ZERO; g.c_out * cig * 9];
+    // One output channel's 36 rows of `C_in/g` gathered into `rows` first (see [`weight`]).
+    let mut rows = vec![0.0f64; 36 * cig];
     for (o, w_o) in out.chunks_exact_mut(cig * 9).enumerate() {
         let (grp, ol) = (o / cog, o % cog);
-        let du_o = &du[grp * 36 * cog * cig + ol * cig..];
+        for (xi, row) in rows.chunks_exact_mut(cig).enumerate() {
+            let src = &du[((grp * 36 + xi) * cog + ol) * cig..][..cig];
+            for (r, v) in row.iter_mut().zip(src) {
+                *r = v.to_f64() * sc[xi];
+            }
+        }
         for (cl, k) in w_o.chunks_exact_mut(9).enumerate() {
-            let at = |r: usize, s: usize| du_o[(6 * r + s) * cog * cig + cl].to_f64();
-            // Gᵀ (∂L/∂U): the 6 rows to 3, per column s.
-            let col = |s: usize| gt([at(0, s), at(1, s), at(2, s), at(3, s), at(4, s), at(5, s)]);
+            let at = |r: usize, s: usize| rows[(6 * r + s) * cig + cl];
+            // G'ᵀ (D ∂L/∂U D): the 6 rows to 3, per column s.
+            let col =
+                |s: usize| g_int_t([at(0, s), at(1, s), at(2, s), at(3, s), at(4, s), at(5, s)]);
             let cols = [col(0), col(1), col(2), col(3), col(4), col(5)];
-            // (…) G: the 6 columns to 3, per row.
+            // (…) G': the 6 columns to 3, per row.
             for r in 0..3 {
-                let row = gt([
+                let row = g_int_t([
                     cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r],
                 ]);
                 for (c, v) in row.into_iter().enumerate() {
