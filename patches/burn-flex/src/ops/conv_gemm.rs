@@ -44,6 +44,7 @@ use super::conv_lower::{
     col2im_tile_add, forward_split, im2col_tile, kx_cols_tile, kx_weight, padded_ld,
     wgrad_transposed,
 };
+use super::conv_rows;
 use super::conv_winograd;
 pub use super::conv_winograd::{WINO_MIN_C, WINO4_MAX_C, WINO4_MIN_OW, set_winograd};
 use crate::ops::module::{cast_from_f32, cast_to_f32};
@@ -276,7 +277,7 @@ fn weight_grad_winograd<T: GemmElem>(x: &[T], dy: &[T], g: &Geom) -> Vec<T> {
     .max(1);
     let (in_len, out_len) = (g.c_in * g.in_plane(), g.cog() * g.out_plane());
     let du = task_sum(n_tasks, acc_len, |task, acc: &mut [T]| {
-        conv_winograd::with_buf(plan.buf_len, |buf| {
+        conv_rows::with_buf(plan.buf_len, |buf| {
             let per_group = acc_len / g.groups;
             for item in task * items / n_tasks..(task + 1) * items / n_tasks {
                 let band = item % n_bands;
@@ -611,7 +612,7 @@ pub fn forward_bias<T: GemmElem>(x: &[T], weight: &[T], bias: Option<&[T]>, g: &
         let bias_g = bias.map(|b| &b[grp * cog..(grp + 1) * cog]);
         if wino {
             let u = &wino_u;
-            conv_winograd::with_buf(wino_buf, |buf| {
+            conv_rows::with_buf(wino_buf, |buf| {
                 conv_winograd::band(xb, g, grp, oh0, oh1, wino_m, u, bias_g, buf, dst, gemm_par);
             });
             return;

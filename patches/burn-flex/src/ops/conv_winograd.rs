@@ -7,9 +7,9 @@
 //! over the `T` tiles of a row band: 4 multiply-adds per output and input channel instead of
 //! 9 (2.25× fewer), for one pass over the input (`V`, 4× its size) and one over the output.
 //! The transforms work on whole tile rows (even/odd column halves, so every loop is unit
-//! stride), in fixed blocks of 8 lanes ([`lanes`]: the compiler's own vectorization left the
-//! 8–16-tile rows of the training crops half-width or scalar), on a per-thread work buffer
-//! that is reused without clearing ([`with_buf`]). Safe code only; the GEMMs go through
+//! stride), in fixed blocks of 8 lanes (`conv_rows::lanes`: the compiler's own vectorization
+//! left the 8–16-tile rows of the training crops half-width or scalar), on a per-thread work
+//! buffer that is reused without clearing (`conv_rows::with_buf`). Safe code only; the GEMMs go through
 //! [`gemm_checked`].
 //!
 //! Also here: the band driver of F(4×4, 3×3) (its transforms are in `conv_winograd4`; which
@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 
 use super::conv_gemm_raw::{DstRows, GemmElem, Mat, gemm_checked};
 use super::conv_lower::{Geom, Knob, col_budget, split2};
+use super::conv_rows::{lanes, strided};
 use super::conv_winograd4;
 
 static WINOGRAD: Knob = Knob::new(3);
@@ -93,155 +94,6 @@ pub(super) fn wgrad_tile(g: &Geom) -> usize {
 /// [`WINO4_MIN_OW`] wide and one of the per-group channel counts at most [`WINO4_MAX_C`].
 fn fits4(g: &Geom) -> bool {
     g.ow >= WINO4_MIN_OW && g.cig().min(g.cog()) <= WINO4_MAX_C
-}
-
-/// Lanes of one block of [`lanes`]: one AVX2 vector of `f32`.
-const LANES: usize = 8;
-
-/// `dst[dst_at[o] + j] = f([src[src_at[0] + j], src[src_at[1] + j], …])[o]` for `j` in
-/// `0..len`, in fixed blocks of [`LANES`] (of `LANES / 2` where `len` is shorter), the last
-/// block overlapping the one before (so `dst` must be another buffer than `src`: the borrows
-/// see to it); below `LANES / 2` one element at a time. The transforms' loops run over the
-/// 4–32 tiles of a band row: left to itself the compiler vectorizes such a loop 32 lanes at
-/// a time (4 vectors unrolled) and runs shorter ones half-width or scalar; a fixed block's
-/// per-lane body becomes one vector op per line.
-/// Rows are offsets into one buffer, not slices: building arrays of slices per call cost as
-/// much as a block's arithmetic on the 8-tile rows of 16² maps.
-#[inline(always)]
-#[allow(clippy::needless_range_loop)] // index loops on purpose, see the body
-pub(super) fn lanes<T: GemmElem, const I: usize, const O: usize>(
-    src: &[T],
-    src_at: [usize; I],
-    dst: &mut [T],
-    dst_at: [usize; O],
-    len: usize,
-    f: impl Fn([T; I]) -> [T; O],
-) {
-    // Plain index loops with constant bounds throughout: `core::array::from_fn` and friends
-    // are not always inlined here, and an outlined call per lane undoes the vectorization.
-    if len >= LANES {
-        blocks::<T, I, O, LANES>(src, src_at, dst, dst_at, len, f);
-    } else if len >= LANES / 2 {
-        // 4–7 lanes (the 4-tile rows of F(4×4, 3×3) on 16² maps): half-width blocks.
-        blocks::<T, I, O, { LANES / 2 }>(src, src_at, dst, dst_at, len, f);
-    } else {
-        for j in 0..len {
-            let mut x = [T::ZERO; I];
-            for i in 0..I {
-                x[i] = src[src_at[i] + j];
-            }
-            let r = f(x);
-            for o in 0..O {
-                dst[dst_at[o] + j] = r[o];
-            }
-        }
-    }
-}
-
-/// [`lanes`] in fixed blocks of `L ≤ len` lanes, the last block overlapping the one before.
-#[inline(always)]
-#[allow(clippy::needless_range_loop)] // index loops on purpose, see `lanes`
-fn blocks<T: GemmElem, const I: usize, const O: usize, const L: usize>(
-    src: &[T],
-    src_at: [usize; I],
-    dst: &mut [T],
-    dst_at: [usize; O],
-    len: usize,
-    f: impl Fn([T; I]) -> [T; O],
-) {
-    let mut j0 = 0;
-    while j0 < len {
-        let j = j0.min(len - L);
-        let mut block = [[T::ZERO; L]; I];
-        for i in 0..I {
-            block[i].copy_from_slice(&src[src_at[i] + j..][..L]);
-        }
-        let mut res = [[T::ZERO; L]; O];
-        for k in 0..L {
-            let mut x = [T::ZERO; I];
-            for i in 0..I {
-                x[i] = block[i][k];
-            }
-            let r = f(x);
-            for o in 0..O {
-                res[o][k] = r[o];
-            }
-        }
-        for o in 0..O {
-            dst[dst_at[o] + j..][..L].copy_from_slice(&res[o]);
-        }
-        j0 += L;
-    }
-}
-
-/// The offsets `start + i · stride` for `i` in `0..K` (rows for [`lanes`]).
-#[inline(always)]
-pub(super) fn strided<const K: usize>(start: usize, stride: usize) -> [usize; K] {
-    let mut at = [0; K];
-    for (i, at) in at.iter_mut().enumerate() {
-        *at = start + i * stride;
-    }
-    at
-}
-
-/// `K` slices of `len` of `buf`, the `i`-th from `start + i · stride`.
-#[inline(always)]
-pub(super) fn rows<T, const K: usize>(
-    buf: &[T],
-    start: usize,
-    stride: usize,
-    len: usize,
-) -> [&[T]; K] {
-    let mut out = [&buf[..0]; K];
-    for (i, row) in out.iter_mut().enumerate() {
-        *row = &buf[start + i * stride..][..len];
-    }
-    out
-}
-
-/// The four column phases of one input row, zero outside it: `ph[p · n + j] =
-/// row[4j + p − pad]` for `j` in `0..n` (`ph`: `4n`), as two rounds of [`split2`] through
-/// `tmp` (at least `4n`): the compiler vectorizes the stride-2 split, not a stride-4 one.
-#[inline(always)]
-pub(super) fn split4<T: GemmElem>(row: &[T], pad: usize, ph: &mut [T], tmp: &mut [T]) {
-    let n = ph.len() / 4;
-    let (e, o) = tmp[..4 * n].split_at_mut(2 * n);
-    split2(row, pad, e, o);
-    let (p0, rest) = ph.split_at_mut(n);
-    let (p1, rest) = rest.split_at_mut(n);
-    let (p2, p3) = rest.split_at_mut(n);
-    split2(e, 0, p0, p2);
-    split2(o, 0, p1, &mut p3[..n]);
-}
-
-#[cfg(feature = "std")]
-std::thread_local! {
-    /// This thread's Winograd work buffer (see [`with_buf`]).
-    static BUF: core::cell::Cell<Vec<u64>> = const { core::cell::Cell::new(Vec::new()) };
-}
-
-/// Runs `f` on a work buffer of `len` elements: this thread's, reused from call to call
-/// and not cleared (every Winograd band writes each element of `V`, `M` and its scratch
-/// before reading it; zero-filling a fresh buffer per task was 5 % of a 96-channel layer). A
-/// nested call on the same thread (rayon work stealing) gets a fresh buffer; the larger one
-/// is kept. Without `std`, a zeroed `Vec` per call.
-pub(super) fn with_buf<T: GemmElem, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
-    #[cfg(feature = "std")]
-    {
-        let words = (len * core::mem::size_of::<T>()).div_ceil(8);
-        let mut v = BUF.with(|b| b.take());
-        if v.len() < words {
-            v.resize(words, 0);
-        }
-        let r = f(&mut bytemuck::cast_slice_mut::<u64, T>(&mut v[..words])[..len]);
-        BUF.with(|b| {
-            let other = b.take();
-            b.set(if other.len() > v.len() { other } else { v });
-        });
-        r
-    }
-    #[cfg(not(feature = "std"))]
-    f(&mut vec![T::ZERO; len])
 }
 
 /// Tiles of side `m` across one output row band.

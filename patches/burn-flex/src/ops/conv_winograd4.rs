@@ -21,13 +21,13 @@ use alloc::vec::Vec;
 
 use super::conv_gemm_raw::GemmElem;
 use super::conv_lower::Geom;
-use super::conv_winograd::{lanes, rows, split4, strided};
+use super::conv_rows::{lanes, rows, split4, strided};
 
 /// `G = D G'` (Lavin & Gray's G, 6×3): `D` the diagonal of row scales, `G'` the integer
 /// rows [1, 0, 0], [1, 1, 1], [1, −1, 1], [1, 2, 4], [1, −2, 4], [0, 0, 1] ([`g_int`]). The
 /// kernel transform and the kernel-gradient map run on `G'` and scale by `D[r] · D[s]`
-/// ([`scales`]): multiplications only (the divisions of `G` itself were a quarter of an
-/// F(4×4, 3×3) forward on 96 channels at 16²).
+/// ([`scales`]): multiplications only (the divisions of `G` itself, with the scattered stores
+/// of [`weight`], were a quarter of an F(4×4, 3×3) forward on 96 channels at 16²).
 const D: [f64; 6] = [
     1.0 / 4.0,
     -1.0 / 6.0,

@@ -102,6 +102,8 @@ pub mod conv_gemm;
 mod conv_gemm_raw;
 // PATCH (face-deblur): geometry and lowerings of conv_gemm.
 mod conv_lower;
+// PATCH (face-deblur): row helpers of the Winograd transforms.
+mod conv_rows;
 // PATCH (face-deblur): Winograd F(2×2, 3×3) forward of conv_gemm.
 pub mod conv_transpose;
 mod conv_winograd;
