@@ -1,15 +1,15 @@
 //! PATCH (face-deblur): row helpers of the Winograd transforms (`conv_winograd`,
 //! `conv_winograd4`): [`lanes`] (a per-lane body over rows of a buffer in fixed-width
 //! vector blocks), the row offsets and slices it takes, the four-phase split of an input row
-//! ([`split4`]) and the per-thread work buffer ([`with_buf`]). Safe code only.
+//! ([`split4`]), the per-thread work buffer ([`with_buf`]), and the layout of the
+//! transformed kernels shared by both tile sizes ([`kernels_to_u`], [`u_to_kernels`]). Safe
+//! code only.
 
-#[cfg(not(feature = "std"))]
 use alloc::vec;
-#[cfg(feature = "std")]
 use alloc::vec::Vec;
 
 use super::conv_gemm_raw::GemmElem;
-use super::conv_lower::split2;
+use super::conv_lower::{Geom, split2};
 
 /// Lanes of one block of [`lanes`]: one AVX2 vector of `f32`.
 const LANES: usize = 8;
@@ -149,4 +149,60 @@ pub(super) fn with_buf<T: GemmElem, R>(len: usize, f: impl FnOnce(&mut [T]) -> R
     }
     #[cfg(not(feature = "std"))]
     f(&mut vec![T::ZERO; len])
+}
+
+/// The transformed kernels `U`, laid out `[groups][P][C_out/g][C_in/g]` (`P` = (m + 2)² of
+/// F(m×m, 3×3)), from the weight `[C_out, C_in/g, 3, 3]`: `f` maps one 3×3 kernel (row-major)
+/// to its `P` values. One output channel's `P` rows of `C_in/g` are built in a small buffer
+/// and copied out whole: writing `U` directly scattered each kernel over `P` rows
+/// `C_out/g · C_in/g` apart (a multiple of 4 KiB at 96 channels: one L1 set, a miss per
+/// store).
+pub(super) fn kernels_to_u<T: GemmElem, const P: usize>(
+    weight: &[T],
+    g: &Geom,
+    f: impl Fn(&[T]) -> [T; P],
+) -> Vec<T> {
+    let (cig, cog) = (g.cig(), g.cog());
+    assert_eq!(weight.len(), g.c_out * cig * 9, "winograd: weight size");
+    let mut u = vec![T::ZERO; P * g.c_out * cig];
+    let mut rows = vec![T::ZERO; P * cig];
+    for (o, w_o) in weight.chunks_exact(cig * 9).enumerate() {
+        let (grp, ol) = (o / cog, o % cog);
+        for (cl, k) in w_o.chunks_exact(9).enumerate() {
+            for (xi, v) in f(k).into_iter().enumerate() {
+                rows[xi * cig + cl] = v;
+            }
+        }
+        for (xi, row) in rows.chunks_exact(cig).enumerate() {
+            u[((grp * P + xi) * cog + ol) * cig..][..cig].copy_from_slice(row);
+        }
+    }
+    u
+}
+
+/// The inverse of [`kernels_to_u`]'s layout: the weight gradient `[C_out, C_in/g, 3, 3]`
+/// from `∂L/∂U` (`[groups][P][C_out/g][C_in/g]`), `f` mapping one kernel's `P` values to its
+/// 3×3 (row-major). One output channel's `P` rows are gathered into a small buffer first.
+pub(super) fn u_to_kernels<T: GemmElem, const P: usize>(
+    du: &[T],
+    g: &Geom,
+    f: impl Fn([T; P]) -> [T; 9],
+) -> Vec<T> {
+    let (cig, cog) = (g.cig(), g.cog());
+    let mut out = vec![T::ZERO; g.c_out * cig * 9];
+    let mut rows = vec![T::ZERO; P * cig];
+    for (o, w_o) in out.chunks_exact_mut(cig * 9).enumerate() {
+        let (grp, ol) = (o / cog, o % cog);
+        for (xi, row) in rows.chunks_exact_mut(cig).enumerate() {
+            row.copy_from_slice(&du[((grp * P + xi) * cog + ol) * cig..][..cig]);
+        }
+        for (cl, k) in w_o.chunks_exact_mut(9).enumerate() {
+            let mut d = [T::ZERO; P];
+            for (xi, v) in d.iter_mut().enumerate() {
+                *v = rows[xi * cig + cl];
+            }
+            k.copy_from_slice(&f(d));
+        }
+    }
+    out
 }

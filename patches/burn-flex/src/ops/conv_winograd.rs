@@ -16,12 +16,11 @@
 //! tile a forward uses is [`forward_tile`]'s choice), and the weight gradient as
 //! F(2×2, 3×3) or F(4×4, 3×3) ([`wgrad_band`], [`wgrad_finish`], [`wgrad_tile`]).
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 use super::conv_gemm_raw::{DstRows, GemmElem, Mat, gemm_checked};
 use super::conv_lower::{Geom, Knob, col_budget, split2};
-use super::conv_rows::{lanes, strided};
+use super::conv_rows::{kernels_to_u, lanes, strided, u_to_kernels};
 use super::conv_winograd4;
 
 static WINOGRAD: Knob = Knob::new(3);
@@ -146,37 +145,24 @@ pub(super) fn weight<T: GemmElem>(weight: &[T], g: &Geom, m: usize) -> Vec<T> {
 
 /// [`weight`] of F(2×2, 3×3).
 fn weight2<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
-    let (cig, cog) = (g.cig(), g.cog());
-    assert_eq!(weight.len(), g.c_out * cig * 9, "winograd: weight size");
-    let mut u = vec![T::ZERO; 16 * g.c_out * cig];
     let h = T::HALF;
-    // One output channel's 16 rows at a time, copied out whole (as `conv_winograd4::weight`).
-    let mut rows = vec![T::ZERO; 16 * cig];
-    for (o, w_o) in weight.chunks_exact(cig * 9).enumerate() {
-        let (grp, ol) = (o / cog, o % cog);
-        for (cl, k) in w_o.chunks_exact(9).enumerate() {
-            // G k: rows q0 = k0, q1 = (k0 + k1 + k2)/2, q2 = (k0 − k1 + k2)/2, q3 = k2.
-            let mut q = [[T::ZERO; 3]; 4];
-            for c in 0..3 {
-                let (k0, k1, k2) = (k[c], k[3 + c], k[6 + c]);
-                q[0][c] = k0;
-                q[1][c] = (k0 + k1 + k2) * h;
-                q[2][c] = (k0 - k1 + k2) * h;
-                q[3][c] = k2;
-            }
-            // (G k) Gᵀ: the same on each row.
-            for (r, [a, b, c]) in q.into_iter().enumerate() {
-                let row = [a, (a + b + c) * h, (a - b + c) * h, c];
-                for (s, v) in row.into_iter().enumerate() {
-                    rows[(4 * r + s) * cig + cl] = v;
-                }
-            }
+    kernels_to_u::<T, 16>(weight, g, |k| {
+        // G k: rows q0 = k0, q1 = (k0 + k1 + k2)/2, q2 = (k0 − k1 + k2)/2, q3 = k2.
+        let mut q = [[T::ZERO; 3]; 4];
+        for c in 0..3 {
+            let (k0, k1, k2) = (k[c], k[3 + c], k[6 + c]);
+            q[0][c] = k0;
+            q[1][c] = (k0 + k1 + k2) * h;
+            q[2][c] = (k0 - k1 + k2) * h;
+            q[3][c] = k2;
         }
-        for (xi, row) in rows.chunks_exact(cig).enumerate() {
-            u[((grp * 16 + xi) * cog + ol) * cig..][..cig].copy_from_slice(row);
+        // (G k) Gᵀ: the same on each row.
+        let mut u = [T::ZERO; 16];
+        for (r, [a, b, c]) in q.into_iter().enumerate() {
+            u[4 * r..4 * r + 4].copy_from_slice(&[a, (a + b + c) * h, (a - b + c) * h, c]);
         }
-    }
-    u
+        u
+    })
 }
 
 /// One band of output rows `[oh0, oh1)` (`oh0` a multiple of `m`) of group `grp` of one
@@ -507,31 +493,22 @@ pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom, tile: usize) -> Vec<
     if tile == 4 {
         return conv_winograd4::wgrad_finish(du, g);
     }
-    let (cig, cog) = (g.cig(), g.cog());
     let h = T::HALF;
     // Gᵀ = [[1, ½, ½, 0], [0, ½, −½, 0], [0, ½, ½, 1]], applied to a column of 4.
     let gt = |[a, b, c, d]: [T; 4]| [a + (b + c) * h, (b - c) * h, (b + c) * h + d];
-    let mut out = vec![T::ZERO; g.c_out * cig * 9];
-    // One output channel's 16 rows gathered first (as `conv_winograd4::wgrad_finish`).
-    let mut rows = vec![T::ZERO; 16 * cig];
-    for (o, w_o) in out.chunks_exact_mut(cig * 9).enumerate() {
-        let (grp, ol) = (o / cog, o % cog);
-        for (xi, row) in rows.chunks_exact_mut(cig).enumerate() {
-            row.copy_from_slice(&du[((grp * 16 + xi) * cog + ol) * cig..][..cig]);
+    u_to_kernels::<T, 16>(du, g, |du| {
+        let at = |r: usize, s: usize| du[4 * r + s];
+        // Gᵀ (∂L/∂U): the 4 rows to 3, per column s.
+        let col = |s: usize| gt([at(0, s), at(1, s), at(2, s), at(3, s)]);
+        let cols = [col(0), col(1), col(2), col(3)];
+        // (…) G: the 4 columns to 3, per row.
+        let mut k = [T::ZERO; 9];
+        for r in 0..3 {
+            let row = gt([cols[0][r], cols[1][r], cols[2][r], cols[3][r]]);
+            k[3 * r..3 * r + 3].copy_from_slice(&row);
         }
-        for (cl, k) in w_o.chunks_exact_mut(9).enumerate() {
-            let at = |r: usize, s: usize| rows[(4 * r + s) * cig + cl];
-            // Gᵀ (∂L/∂U): the 4 rows to 3, per column s.
-            let col = |s: usize| gt([at(0, s), at(1, s), at(2, s), at(3, s)]);
-            let cols = [col(0), col(1), col(2), col(3)];
-            // (…) G: the 4 columns to 3, per row.
-            for r in 0..3 {
-                let row = gt([cols[0][r], cols[1][r], cols[2][r], cols[3][r]]);
-                k[3 * r..3 * r + 3].copy_from_slice(&row);
-            }
-        }
-    }
-    out
+        k
+    })
 }
 
 /// Output-gradient transform of one output channel over a band of `ty` × `tx` tiles (`dy`:

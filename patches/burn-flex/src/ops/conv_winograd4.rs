@@ -16,12 +16,11 @@
 //! The transforms work on whole tile rows split into the four column phases `x mod 4`, so
 //! every loop is unit stride. Safe code only.
 
-use alloc::vec;
 use alloc::vec::Vec;
 
 use super::conv_gemm_raw::GemmElem;
 use super::conv_lower::Geom;
-use super::conv_rows::{lanes, rows, split4, strided};
+use super::conv_rows::{kernels_to_u, lanes, rows, split4, strided, u_to_kernels};
 
 /// `G = D G'` (Lavin & Gray's G, 6×3): `D` the diagonal of row scales, `G'` the integer
 /// rows [1, 0, 0], [1, 1, 1], [1, −1, 1], [1, 2, 4], [1, −2, 4], [0, 0, 1] ([`g_int`]). The
@@ -65,37 +64,23 @@ fn g_int_t([a0, a1, a2, a3, a4, a5]: [f64; 6]) -> [f64; 3] {
 
 /// The transformed kernel `U = G g Gᵀ`, laid out `[groups][36][C_out/g][C_in/g]`, from the
 /// weight `[C_out, C_in/g, 3, 3]` (in f64: `U[r][s] = D[r] D[s] (G' g G'ᵀ)[r][s]`, see [`D`]).
-#[allow(clippy::needless_range_loop)] // `r` picks a row of all three columns of `G' g`
 pub(super) fn weight<T: GemmElem>(weight: &[T], g: &Geom) -> Vec<T> {
-    let (cig, cog) = (g.cig(), g.cog());
-    assert_eq!(weight.len(), g.c_out * cig * 9, "winograd: weight size");
     let sc = scales();
-    let mut u = vec![T::ZERO; 36 * g.c_out * cig];
-    // One output channel's 36 rows of `C_in/g` at a time in `rows`, then copied out whole:
-    // writing `u` directly scattered each kernel over 36 rows `C_out/g · C_in/g` apart (a
-    // multiple of 4 KiB at 96 channels: one L1 set, a miss per store).
-    let mut rows = vec![T::ZERO; 36 * cig];
-    for (o, w_o) in weight.chunks_exact(cig * 9).enumerate() {
-        let (grp, ol) = (o / cog, o % cog);
-        for (cl, k) in w_o.chunks_exact(9).enumerate() {
-            let k = |i: usize| k[i].to_f64();
-            // G' k: 6 rows of 3 (one column of the kernel at a time).
-            let col = |c: usize| g_int([k(c), k(3 + c), k(6 + c)]);
-            let cols = [col(0), col(1), col(2)];
-            // (G' k) G'ᵀ: the same on each of the 6 rows, then the scales.
-            for r in 0..6 {
-                let row = g_int([cols[0][r], cols[1][r], cols[2][r]]);
-                for (s, v) in row.into_iter().enumerate() {
-                    let xi = 6 * r + s;
-                    rows[xi * cig + cl] = T::from_f64(v * sc[xi]);
-                }
+    kernels_to_u::<T, 36>(weight, g, |k| {
+        let k = |i: usize| k[i].to_f64();
+        // G' k: 6 rows of 3 (one column of the kernel at a time).
+        let col = |c: usize| g_int([k(c), k(3 + c), k(6 + c)]);
+        let [c0, c1, c2] = [col(0), col(1), col(2)];
+        // (G' k) G'ᵀ: the same on each of the 6 rows, then the scales.
+        let mut u = [T::ZERO; 36];
+        for (r, u_r) in u.chunks_exact_mut(6).enumerate() {
+            let row = g_int([c0[r], c1[r], c2[r]]);
+            for (s, (u, v)) in u_r.iter_mut().zip(row).enumerate() {
+                *u = T::from_f64(v * sc[6 * r + s]);
             }
         }
-        for (xi, row) in rows.chunks_exact(cig).enumerate() {
-            u[((grp * 36 + xi) * cog + ol) * cig..][..cig].copy_from_slice(row);
-        }
-    }
-    u
+        u
+    })
 }
 
 /// `Bᵀ d` for one column `d` of 6 (Bᵀ rows: [4, 0, −5, 0, 1, 0], [0, −4, −4, 1, 1, 0],
@@ -290,35 +275,22 @@ pub(super) fn grad_transform<#[cfg(feature = "simd")] S: macerator::Simd, T: Gem
 /// [C_out/g][C_in/g]`): `Gᵀ (∂L/∂U) G = G'ᵀ (D (∂L/∂U) D) G'` per output and input channel
 /// (see [`D`]; in f64 like the kernel transform).
 pub(super) fn wgrad_finish<T: GemmElem>(du: &[T], g: &Geom) -> Vec<T> {
-    let (cig, cog) = (g.cig(), g.cog());
     let sc = scales();
-    let mut out = vec![T::ZERO; g.c_out * cig * 9];
-    // One output channel's 36 rows of `C_in/g` gathered into `rows` first (see [`weight`]).
-    let mut rows = vec![0.0f64; 36 * cig];
-    for (o, w_o) in out.chunks_exact_mut(cig * 9).enumerate() {
-        let (grp, ol) = (o / cog, o % cog);
-        for (xi, row) in rows.chunks_exact_mut(cig).enumerate() {
-            let src = &du[((grp * 36 + xi) * cog + ol) * cig..][..cig];
-            for (r, v) in row.iter_mut().zip(src) {
-                *r = v.to_f64() * sc[xi];
+    u_to_kernels::<T, 36>(du, g, |du| {
+        let at = |r: usize, s: usize| du[6 * r + s].to_f64() * sc[6 * r + s];
+        // G'ᵀ (D ∂L/∂U D): the 6 rows to 3, per column s.
+        let col = |s: usize| g_int_t([at(0, s), at(1, s), at(2, s), at(3, s), at(4, s), at(5, s)]);
+        let cols = [col(0), col(1), col(2), col(3), col(4), col(5)];
+        // (…) G': the 6 columns to 3, per row.
+        let mut k = [T::ZERO; 9];
+        for (r, k_r) in k.chunks_exact_mut(3).enumerate() {
+            let row = g_int_t([
+                cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r],
+            ]);
+            for (k, v) in k_r.iter_mut().zip(row) {
+                *k = T::from_f64(v);
             }
         }
-        for (cl, k) in w_o.chunks_exact_mut(9).enumerate() {
-            let at = |r: usize, s: usize| rows[(6 * r + s) * cig + cl];
-            // G'ᵀ (D ∂L/∂U D): the 6 rows to 3, per column s.
-            let col =
-                |s: usize| g_int_t([at(0, s), at(1, s), at(2, s), at(3, s), at(4, s), at(5, s)]);
-            let cols = [col(0), col(1), col(2), col(3), col(4), col(5)];
-            // (…) G': the 6 columns to 3, per row.
-            for r in 0..3 {
-                let row = g_int_t([
-                    cols[0][r], cols[1][r], cols[2][r], cols[3][r], cols[4][r], cols[5][r],
-                ]);
-                for (c, v) in row.into_iter().enumerate() {
-                    k[3 * r + c] = T::from_f64(v);
-                }
-            }
-        }
-    }
-    out
+        k
+    })
 }
